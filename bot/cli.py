@@ -1,0 +1,28 @@
+"""`hotline`: the one front door. Subcommands grow as capabilities land."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from index import cli as index_cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = argparse.ArgumentParser(prog="hotline", description="12320-style public-inquiry assistant")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what is being done")
+    commands = parser.add_subparsers(dest="command", required=True)
+    index_cli.register(commands)
+    args = parser.parse_args(argv)
+    index_cli.configure_logging(args.verbose)
+    try:
+        return args.handler(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"hotline: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

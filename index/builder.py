@@ -1,0 +1,213 @@
+"""Build an index: load → filter → de-duplicate → chunk → embed (cached) → BM25 + FAISS → publish."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from index.artifact import new_staging_dir, publish, read_manifest, write_manifest
+from index.bm25 import Bm25Index
+from index.chunking import ChunkingConfig, chunk_document
+from index.dedup import DuplicateGroup, find_duplicates
+from index.documents import Chunk, Document, Skipped
+from index.embedders import Embedder
+from index.embedding_cache import EmbeddingCache, content_hash
+from index.loaders import iter_source_files, load_sources
+from index.vector_index import VectorIndexSpec, build_vector_index, save_vector_index
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 32
+#: The embedder sees at most this much of a chunk; e5-small's 512-token window holds about this.
+EMBED_MAX_CHARS = 1000
+
+ProgressFactory = Callable[[int, str], "Progress"]
+
+
+class Progress:
+    """The little of tqdm's interface the builder uses, so callers can pass tqdm or nothing."""
+
+    def update(self, n: int) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass
+class BuildReport:
+    out: Path
+    documents: int
+    chunks: int
+    skipped: list[Skipped]
+    duplicates: list[DuplicateGroup]
+    embedded: int  # chunks embedded in this build
+    cached: int  # chunks whose vectors came from the cache
+    seconds: float = 0.0
+    fingerprint: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def chunk_search_text(chunk: Chunk) -> str:
+    """What BM25 and the embedder see: the chunk with its title and clause path for context."""
+    question = chunk.extra.get("question", "")
+    head = " ".join(part for part in (chunk.title, chunk.section_label) if part and part != question)
+    return "\n".join(part for part in (question, head, chunk.text) if part)
+
+
+def source_fingerprint(sources: Iterable[str | Path], embedder_name: str, config: ChunkingConfig) -> str:
+    """Changes whenever a source file, the embedder or the chunking changes."""
+    digest = hashlib.sha256(f"{embedder_name}|{config}|{EMBED_MAX_CHARS}".encode())
+    for item in iter_source_files(sources):
+        if isinstance(item, Skipped):
+            digest.update(f"missing:{item.source}".encode())
+            continue
+        digest.update(str(item).encode())
+        try:
+            digest.update(hashlib.sha256(item.read_bytes()).digest())
+        except OSError:
+            digest.update(b"unreadable")
+    return digest.hexdigest()
+
+
+def is_stale(out: Path, sources: Iterable[str | Path], embedder_name: str,
+             config: ChunkingConfig | None = None) -> str | None:
+    """Why the index at `out` must be rebuilt, or None when it is current."""
+    try:
+        manifest = read_manifest(out)
+    except (FileNotFoundError, ValueError) as exc:
+        return str(exc)
+    if manifest.get("fingerprint") != source_fingerprint(sources, embedder_name, config or ChunkingConfig()):
+        return "sources, embedder or chunking changed since the last build"
+    return None
+
+
+def select_documents(documents: list[Document]) -> tuple[list[Document], list[Skipped]]:
+    """Drop what must never be indexed (失效, 不公开) and repeated ids; report each without its text."""
+    kept: list[Document] = []
+    skipped: list[Skipped] = []
+    seen: set[str] = set()
+    for document in documents:
+        if document.disclosure == "不公开":
+            skipped.append(Skipped(document.source, "公开属性为不公开 (not indexed)"))
+        elif document.status == "失效":
+            skipped.append(Skipped(document.source, "文件已失效 (not indexed)"))
+        elif document.doc_id in seen:
+            skipped.append(Skipped(document.source, f"duplicate doc id {document.doc_id!r}"))
+        else:
+            seen.add(document.doc_id)
+            kept.append(document)
+    for item in skipped:
+        log.info("skipped %s: %s", item.source, item.reason)
+    return kept, skipped
+
+
+def embed_with_cache(
+    embedder: Embedder, texts: list[str], cache: EmbeddingCache, progress: Progress | None = None
+) -> tuple[np.ndarray, int]:
+    """Vectors for `texts`, embedding only those the cache lacks. Returns (vectors, newly embedded)."""
+    texts = [t[:EMBED_MAX_CHARS] for t in texts]
+    hashes = [content_hash(t) for t in texts]
+    found = cache.get_many(embedder.name, list(dict.fromkeys(hashes)))
+    if progress:
+        progress.update(sum(h in found for h in hashes))
+    missing = list(dict.fromkeys(h for h in hashes if h not in found))
+    text_of = dict(zip(hashes, texts, strict=True))
+    # Similar lengths in one batch waste less padding in batched backends.
+    missing.sort(key=lambda h: len(text_of[h]))
+    for start in range(0, len(missing), EMBED_BATCH):
+        batch = missing[start : start + EMBED_BATCH]
+        vectors = embedder.embed_passages([text_of[h] for h in batch])
+        fresh = dict(zip(batch, vectors, strict=True))
+        cache.put_many(embedder.name, fresh)
+        found.update(fresh)
+        if progress:
+            progress.update(sum(1 for h in hashes if h in fresh))
+    matrix = np.stack([found[h] for h in hashes]) if hashes else np.zeros((0, embedder.dim), np.float32)
+    return matrix.astype(np.float32), len(missing)
+
+
+def build_index(
+    sources: list[str | Path],
+    out: Path,
+    embedder: Embedder,
+    cache: EmbeddingCache,
+    config: ChunkingConfig | None = None,
+    vector_index_kind: str = "auto",
+    progress: ProgressFactory | None = None,
+    embedder_spec: str | None = None,
+) -> BuildReport:
+    """Build into a fresh directory and publish it at `out`.
+
+    `embedder_spec` is what `load_embedder` needs to embed queries against this index later.
+    """
+    started = time.perf_counter()
+    config = config or ChunkingConfig()
+    fingerprint = source_fingerprint(sources, embedder.name, config)
+    documents, skipped = load_sources(sources)
+    for item in skipped:
+        log.info("skipped %s: %s", item.source, item.reason)
+    documents, not_indexed = select_documents(documents)
+    skipped += not_indexed
+    duplicates = find_duplicates(documents)
+    dropped = {doc_id for group in duplicates for doc_id in group.dropped}
+    for group in duplicates:
+        log.info("near-duplicate documents: %s", group.describe())
+    documents = [d for d in documents if d.doc_id not in dropped]
+    chunks = [chunk for document in documents for chunk in chunk_document(document, config)]
+    texts = [chunk_search_text(c) for c in chunks]
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = new_staging_dir(out)
+    try:
+        embedded, spec = _write_artifact(staging, chunks, texts, embedder, cache, vector_index_kind, progress)
+        write_manifest(staging, {
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "fingerprint": fingerprint,
+            "embedder": embedder.name,
+            "embedder_spec": embedder_spec or embedder.name,
+            "dim": embedder.dim,
+            "documents": len(documents),
+            "chunks": len(chunks),
+            "vector_index": asdict(spec),
+            "sources": [str(s) for s in sources],
+            "skipped": [asdict(s) for s in skipped],
+            "duplicates": [asdict(g) for g in duplicates],
+        })
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # the index in service stays as it was
+        raise
+    publish(staging, out)
+    return BuildReport(out, len(documents), len(chunks), skipped, duplicates, embedded,
+                       len(chunks) - embedded, time.perf_counter() - started, fingerprint)
+
+
+def _write_artifact(
+    staging: Path,
+    chunks: list[Chunk],
+    texts: list[str],
+    embedder: Embedder,
+    cache: EmbeddingCache,
+    vector_index_kind: str,
+    progress: ProgressFactory | None,
+) -> tuple[int, VectorIndexSpec]:
+    bar = progress(len(texts), "embedding") if progress else None
+    try:
+        vectors, embedded = embed_with_cache(embedder, texts, cache, bar)
+    finally:
+        if bar:
+            bar.close()
+    spec = VectorIndexSpec.choose(len(chunks), vector_index_kind)
+    if chunks:
+        save_vector_index(build_vector_index(vectors, spec), staging / "vectors.faiss")
+    np.save(staging / "vectors.npy", vectors)
+    Bm25Index.build(texts).save(staging)
+    with (staging / "chunks.jsonl").open("w", encoding="utf-8") as handle:
+        for chunk in chunks:
+            handle.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
+    return embedded, spec

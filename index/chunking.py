@@ -1,0 +1,189 @@
+"""Structure-aware chunking on Chinese clause numbering.
+
+Every chunk knows its section path, the chain of clause headings above it, so that an answer can
+cite “卫生部关于深化卫生政务公开加强卫生政务服务的意见 · 二、… > （八）…”.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from index.documents import Chunk, Document
+
+# Clause markers from outermost to innermost. Markdown headings rank above all numbering of the
+# same text; the rank of a marker decides what it closes: a new （二） closes （一） and its 1. 2.
+_MARKERS: list[tuple[int, re.Pattern[str]]] = [
+    (10, re.compile(r"^第[一二三四五六七八九十百零〇\d]+[编篇]")),
+    (11, re.compile(r"^第[一二三四五六七八九十百零〇\d]+章")),
+    (12, re.compile(r"^第[一二三四五六七八九十百零〇\d]+节")),
+    (13, re.compile(r"^第[一二三四五六七八九十百零〇\d]+条")),
+    (20, re.compile(r"^[一二三四五六七八九十]+[、．.]")),
+    (21, re.compile(r"^[（(][一二三四五六七八九十]+[）)]")),
+    (22, re.compile(r"^[0-9０-９]+(?:[．.、](?![0-9０-９])|\s)")),
+    (23, re.compile(r"^[（(][0-9０-９]+[）)]")),
+    (24, re.compile(r"^[①-⑳]")),
+]
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_BOLD_LINE = re.compile(r"^\*\*(.+)\*\*$")
+_HEADING_MAX_CHARS = 60
+_LABEL_MAX_CHARS = 40
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    max_chars: int = 600  # a section longer than this is cut at its sub-clauses, then at sentence ends
+
+
+def clause_rank(line: str) -> int | None:
+    for rank, pattern in _MARKERS:
+        if pattern.match(line):
+            return rank
+    return None
+
+
+def clause_label(line: str) -> str:
+    """The heading a clause line contributes to the section path.
+
+    A short line is a heading by itself. A long numbered paragraph — （八）充分发挥“12320”卫生热线作用。
+    各地… — contributes its marker and first sentence.
+    """
+    if len(line) <= _HEADING_MAX_CHARS and line[-1] not in "。；;":
+        return line
+    first = re.split(r"[。；;：:]", line, maxsplit=1)[0]
+    return first if len(first) <= _LABEL_MAX_CHARS else first[:_LABEL_MAX_CHARS] + "…"
+
+
+@dataclass
+class _Block:
+    section: tuple[str, ...]
+    heading: str  # the line that opened this section, '' for text that continues one
+    lines: list[str]
+
+    def size(self, depth: int) -> int:
+        """Characters this block adds to a chunk rooted `depth` levels down its path."""
+        own_heading = len(self.heading) if len(self.section) > depth else 0
+        return own_heading + sum(len(line) for line in self.lines)
+
+
+def _blocks(body: str, title: str) -> list[_Block]:
+    """Split a document into blocks, each under the section path that is open where it appears.
+
+    A heading that repeats the document title is not a section: the citation already names the title.
+    """
+    stack: list[tuple[int, str]] = []  # (rank, label)
+    blocks: list[_Block] = []
+    for raw in body.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(">") or line in ("---", "***"):
+            continue
+        heading = _MD_HEADING.match(line)
+        bold = _BOLD_LINE.match(line)
+        text = heading.group(2).strip() if heading else bold.group(1).strip() if bold else line
+        if (heading or bold) and title.strip("《》 ").startswith(text.strip("《》 ")):
+            continue
+        if heading:
+            # Markdown levels outrank numbering, but a numbered heading keeps its clause rank, so
+            # that "## 二、…" closes "## 一、…" and its （一）.
+            rank = clause_rank(text) or len(heading.group(1))
+            is_heading_only = True
+        elif bold and len(text) <= _HEADING_MAX_CHARS:
+            rank, is_heading_only = clause_rank(text) or 9, True
+        else:
+            rank, is_heading_only = clause_rank(text), False
+        if rank is None:
+            if blocks and blocks[-1].section == tuple(label for _, label in stack):
+                blocks[-1].lines.append(text)
+            else:
+                blocks.append(_Block(tuple(label for _, label in stack), "", [text]))
+            continue
+        while stack and stack[-1][0] >= rank:
+            stack.pop()
+        stack.append((rank, clause_label(text)))
+        section = tuple(label for _, label in stack)
+        if is_heading_only or text == clause_label(text):
+            blocks.append(_Block(section, text, []))
+        else:  # a numbered paragraph: its first sentence names the section, the whole is text
+            blocks.append(_Block(section, "", [text]))
+    return blocks
+
+
+def _group_by_fitting_root(blocks: list[_Block], max_chars: int) -> list[tuple[tuple[str, ...], list[_Block]]]:
+    """Group consecutive blocks under the widest section whose whole text fits in one chunk.
+
+    A service guide's 四、申请材料 with its numbered items becomes one chunk; a long opinion is cut
+    at its （八）-level clauses. Bigger coherent chunks answer better than orphaned list items.
+    """
+
+    def subtree_size(prefix: tuple[str, ...]) -> int:
+        return sum(b.size(len(prefix)) for b in blocks if b.section[: len(prefix)] == prefix)
+
+    sizes: dict[tuple[str, ...], int] = {}
+    groups: list[tuple[tuple[str, ...], list[_Block]]] = []
+    for block in blocks:
+        root = block.section
+        for depth in range(len(block.section) + 1):
+            prefix = block.section[:depth]
+            if prefix not in sizes:
+                sizes[prefix] = subtree_size(prefix)
+            if sizes[prefix] <= max_chars:
+                root = prefix
+                break
+        if groups and groups[-1][0] == root and (root or not block.section):
+            groups[-1][1].append(block)
+        else:
+            groups.append((root, [block]))
+    return groups
+
+
+_SENTENCE = re.compile(r"[^。！？；!?;\n]*[。！？；!?;]?")
+
+
+def _split_long(text: str, max_chars: int) -> list[str]:
+    if len(text) <= max_chars:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for sentence in (s for s in _SENTENCE.findall(text) if s):
+        if current and len(current) + len(sentence) > max_chars:
+            pieces.append(current)
+            current = ""
+        # A single sentence longer than the limit is cut hard; rare in government prose.
+        while len(sentence) > max_chars:
+            pieces.append(sentence[:max_chars])
+            sentence = sentence[max_chars:]
+        current += sentence
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def chunk_document(document: Document, config: ChunkingConfig | None = None) -> list[Chunk]:
+    config = config or ChunkingConfig()
+    groups = _group_by_fitting_root(_blocks(document.body, document.title), config.max_chars)
+    pieces: list[tuple[tuple[str, ...], str]] = []
+    for root, members in groups:
+        lines: list[str] = []
+        for block in members:
+            if block.heading and len(block.section) > len(root):
+                lines.append(block.heading)
+            lines.extend(block.lines)
+        text = "\n".join(lines).strip()
+        if not text:
+            continue
+        pieces.extend((root, piece) for piece in _split_long(text, config.max_chars))
+    return [
+        Chunk(
+            chunk_id=f"{document.doc_id}#{number}",
+            doc_id=document.doc_id,
+            title=document.title,
+            section=section,
+            text=text.strip(),
+            date=document.date,
+            url=document.url,
+            kind=document.kind,
+            doc_number=document.doc_number,
+            extra={"question": document.question} if document.question else {},
+        )
+        for number, (section, text) in enumerate(pieces)
+    ]

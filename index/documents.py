@@ -1,0 +1,83 @@
+"""The two records that flow through ingestion: a Document and the Chunks cut from it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: 文件状态 — a document's legal status. Only 生效 documents answer citizens.
+STATUSES = ("生效", "失效", "已修订")
+#: 公开属性 — disclosure attribute. 不公开 text never enters an index.
+DISCLOSURES = ("主动公开", "依申请公开", "不公开")
+KINDS = ("disclosure_document", "service_guide", "faq", "health_knowledge")
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    title: str
+    body: str  # original text, kept for display
+    source: str  # path, or path#line for a JSONL record
+    kind: str = "disclosure_document"
+    status: str = "生效"
+    disclosure: str = "主动公开"
+    doc_number: str = ""  # 发文字号
+    issuer: str = ""
+    publication_date: str = ""
+    effective_date: str = ""
+    url: str = ""
+    department: str = ""
+    question: str = ""  # for FAQ-style records: the question the body answers
+    sample: bool = False
+    #: Came with curated metadata (front matter or a record), not scraped text: an authority signal.
+    curated: bool = False
+    notes: str = ""
+
+    @property
+    def date(self) -> str:
+        return self.effective_date or self.publication_date
+
+    @property
+    def issue_year(self) -> str:
+        """The year in the 发文字号 (中办发〔2011〕22号 → 2011), else the year of the date."""
+        match = re.search(r"[〔\[［(（](\d{4})[〕\]］)）]", self.doc_number)
+        return match.group(1) if match else self.date[:4]
+
+    def metadata_completeness(self) -> int:
+        return sum(bool(v) for v in (self.doc_number, self.issuer, self.publication_date, self.url))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    title: str
+    section: tuple[str, ...]  # clause path, e.g. ("二、…", "（八）充分发挥“12320”卫生热线作用")
+    text: str  # display text
+    date: str = ""
+    url: str = ""
+    kind: str = ""
+    doc_number: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def section_label(self) -> str:
+        return " > ".join(self.section)
+
+    def to_json(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["section"] = list(self.section)
+        return record
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> Chunk:
+        return cls(**{**record, "section": tuple(record["section"])})
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An item left out of the index, with why. Never carries the item's text."""
+
+    source: str
+    reason: str

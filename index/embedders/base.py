@@ -1,0 +1,29 @@
+"""The embedder interface every dense backend implements."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into L2-normalised float32 vectors.
+
+    Queries and passages are separate calls because asymmetric models (e5) put a different
+    prefix on each role; symmetric models implement both the same way.
+    """
+
+    #: Stable identifier of the model and its settings; part of the embedding-cache key,
+    #: so two backends that produce different vectors must never share a name.
+    name: str
+    dim: int
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """Return an (n, dim) float32 array of unit vectors."""
+        ...
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """Return an (n, dim) float32 array of unit vectors."""
+        ...
