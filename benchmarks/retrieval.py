@@ -51,7 +51,7 @@ def fusion_sweep(retriever: Retriever, questions: list[dict]) -> list:
     """How the dense weight moves quality: the shipped value should sit at the top."""
     shipped = retriever.fusion
     rows = []
-    for weight in (0.5, 0.6, 0.7, 0.8, 0.9):
+    for weight in (0.6, 0.7, 0.8, 0.85, 0.9):
         retriever.fusion = FusionConfig(dense_weight=weight, candidates=shipped.candidates)
         (row,), _ = recall_table(retriever, questions, {f"hybrid w={weight}": {"mode": "hybrid"}})
         rows.append(row[:5])

@@ -25,7 +25,7 @@ from index.vector_index import VectorIndexSpec, build_vector_index, save_vector_
 
 log = logging.getLogger(__name__)
 
-EMBED_BATCH = 32
+EMBED_BATCH = 128  # batched backends sort by length inside a batch; bigger batches pad less
 #: The embedder sees at most this much of a chunk; e5-small's 512-token window holds about this.
 EMBED_MAX_CHARS = 1000
 
@@ -150,7 +150,8 @@ def build_index(
         log.info("skipped %s: %s", item.source, item.reason)
     documents, not_indexed = select_documents(documents)
     skipped += not_indexed
-    duplicates = find_duplicates(documents)
+    # Records are addressed by their own ids (a Q&A pair each); only documents are de-duplicated.
+    duplicates = find_duplicates([d for d in documents if not d.atomic])
     dropped = {doc_id for group in duplicates for doc_id in group.dropped}
     for group in duplicates:
         log.info("near-duplicate documents: %s", group.describe())

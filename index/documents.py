@@ -32,6 +32,8 @@ class Document:
     sample: bool = False
     #: Came with curated metadata (front matter or a record), not scraped text: an authority signal.
     curated: bool = False
+    #: A record (one Q&A answer) is retrieved and cited whole, never cut into pieces.
+    atomic: bool = False
     notes: str = ""
 
     @property

