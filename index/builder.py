@@ -60,9 +60,18 @@ def chunk_search_text(chunk: Chunk) -> str:
     return "\n".join(part for part in (question, head, chunk.text) if part)
 
 
+def _pipeline_code_digest() -> bytes:
+    """The ingestion code itself: a change to cleaning or chunking makes every index stale."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.digest()
+
+
 def source_fingerprint(sources: Iterable[str | Path], embedder_name: str, config: ChunkingConfig) -> str:
-    """Changes whenever a source file, the embedder or the chunking changes."""
+    """Changes whenever a source file, the embedder, the chunking or the ingestion code changes."""
     digest = hashlib.sha256(f"{embedder_name}|{config}|{EMBED_MAX_CHARS}".encode())
+    digest.update(_pipeline_code_digest())
     for item in iter_source_files(sources):
         if isinstance(item, Skipped):
             digest.update(f"missing:{item.source}".encode())

@@ -18,6 +18,7 @@ _MARKERS: list[tuple[int, re.Pattern[str]]] = [
     (11, re.compile(r"^第[一二三四五六七八九十百零〇\d]+章")),
     (12, re.compile(r"^第[一二三四五六七八九十百零〇\d]+节")),
     (13, re.compile(r"^第[一二三四五六七八九十百零〇\d]+条")),
+    (19, re.compile(r"^问[:：]")),  # 政策解读 pages: each question is a section, its 答 the text
     (20, re.compile(r"^[一二三四五六七八九十]+[、．.]")),
     (21, re.compile(r"^[（(][一二三四五六七八九十]+[）)]")),
     (22, re.compile(r"^[0-9０-９]+(?:[．.、](?![0-9０-９])|\s)")),
@@ -27,6 +28,7 @@ _MARKERS: list[tuple[int, re.Pattern[str]]] = [
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
 _BOLD_LINE = re.compile(r"^\*\*(.+)\*\*$")
 _HEADING_MAX_CHARS = 60
+MERGE_ITEM_MAX_CHARS = 150
 _LABEL_MAX_CHARS = 40
 
 
@@ -116,7 +118,15 @@ def _group_by_fitting_root(blocks: list[_Block], max_chars: int) -> list[tuple[t
     """
 
     def subtree_size(prefix: tuple[str, ...]) -> int:
-        return sum(b.size(len(prefix)) for b in blocks if b.section[: len(prefix)] == prefix)
+        """Size if the subtree can merge, else a size that never fits.
+
+        Only short items merge (a guide's 1. 2. 3. list); substantive clauses such as the opinion's
+        （十五）（十六）stay apart, so a citation names the clause, not just its part.
+        """
+        below = [b for b in blocks if b.section[: len(prefix)] == prefix]
+        if any(len(b.section) > len(prefix) and b.size(len(prefix)) > MERGE_ITEM_MAX_CHARS for b in below):
+            return max_chars + 1
+        return sum(b.size(len(prefix)) for b in below)
 
     sizes: dict[tuple[str, ...], int] = {}
     groups: list[tuple[tuple[str, ...], list[_Block]]] = []
