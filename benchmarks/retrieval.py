@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import MSGABENCH, peak_rss_mb, percentile_ms, table, write_report  # noqa: E402
+from _report import MSGABENCH, peak_rss_mb, percentile_ms, table, write_report
 
-from index.builder import build_index  # noqa: E402
-from index.embedders import load_embedder  # noqa: E402
-from index.embedding_cache import EmbeddingCache  # noqa: E402
-from index.retriever import FusionConfig, Retriever  # noqa: E402
-from index.vector_index import VectorIndexSpec, build_vector_index  # noqa: E402
+from index.builder import build_index
+from index.embedders import load_embedder
+from index.embedding_cache import EmbeddingCache
+from index.retriever import FusionConfig, Retriever
+from index.vector_index import VectorIndexSpec, build_vector_index
 
 TARGETS = {"R@1": 0.75, "R@5": 0.95}
 
@@ -40,9 +40,9 @@ def recall_table(retriever: Retriever, questions: list[dict], modes: dict[str, d
             seconds.append(time.perf_counter() - started)
             ids = [h.doc_id for h in hits]
             ranks.append(ids.index(question["id"]) + 1 if question["id"] in ids else None)
-        found = lambda k: sum(1 for r in ranks if r and r <= k) / len(ranks)  # noqa: E731
+        recall = [sum(1 for r in ranks if r and r <= k) / len(ranks) for k in (1, 5, 10)]
         mrr = sum(1 / r for r in ranks if r) / len(ranks)
-        rows.append([label, found(1), found(5), found(10), mrr, percentile_ms(seconds, 50), percentile_ms(seconds, 95)])
+        rows.append([label, *recall, mrr, percentile_ms(seconds, 50), percentile_ms(seconds, 95)])
         latencies[label] = seconds
     return rows, latencies
 
@@ -91,8 +91,14 @@ def scale(size: int, dim: int = 384, queries: int = 1000, seed: int = 0) -> list
     exact = probes[:100] @ vectors.T
     truth = np.argsort(-exact, axis=1)[:, :10]
     recall = float(np.mean([len(set(truth[i]) & set(found_ids[i])) / 10 for i in range(100)]))
-    return [f"{size:,}", f"{spec.kind} (nlist={spec.nlist}, nprobe={spec.nprobe})", f"{build_seconds:.0f}",
-            percentile_ms(seconds, 50), percentile_ms(seconds, 95), recall]
+    return [
+        f"{size:,}",
+        f"{spec.kind} (nlist={spec.nlist}, nprobe={spec.nprobe})",
+        f"{build_seconds:.0f}",
+        percentile_ms(seconds, 50),
+        percentile_ms(seconds, 95),
+        recall,
+    ]
 
 
 def main() -> int:
@@ -115,18 +121,26 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as workdir:
         # Only the answers go in: strip the records to the protocol's fields.
         corpus = Path(workdir) / "answers.jsonl"
-        corpus.write_text("\n".join(json.dumps({"id": r["id"], "answer": r["answer"]}, ensure_ascii=False) for r in
-                                    map(json.loads, corpus_path.read_text(encoding="utf-8").splitlines())),
-                          encoding="utf-8")
+        corpus.write_text(
+            "\n".join(
+                json.dumps({"id": r["id"], "answer": r["answer"]}, ensure_ascii=False)
+                for r in map(json.loads, corpus_path.read_text(encoding="utf-8").splitlines())
+            ),
+            encoding="utf-8",
+        )
         started = time.perf_counter()
         report = build_index([corpus], Path(workdir) / "index", embedder, EmbeddingCache(None))
         build_seconds = time.perf_counter() - started
         retriever = Retriever(Path(workdir) / "index", embedder=embedder)
-        quality, _ = recall_table(retriever, questions, {
-            "BM25 (jieba)": {"mode": "bm25"},
-            f"e5 alone ({embedder.name})": {"mode": "dense"},
-            "shipped hybrid": {"mode": "hybrid"},
-        })
+        quality, _ = recall_table(
+            retriever,
+            questions,
+            {
+                "BM25 (jieba)": {"mode": "bm25"},
+                f"e5 alone ({embedder.name})": {"mode": "dense"},
+                "shipped hybrid": {"mode": "hybrid"},
+            },
+        )
         sweep = fusion_sweep(retriever, questions)
 
     build_rate = len(answers) / build_seconds
@@ -134,8 +148,10 @@ def main() -> int:
     shipped_rate = embedder_throughput(embedder.spec, [a[:1000] for a in answers[: args.baseline_sample]])
     hybrid = quality[2]
     checks = [
-        ["shipped ahead of BM25 and e5 alone on every metric",
-         all(hybrid[i] > max(quality[0][i], quality[1][i]) for i in range(1, 5))],
+        [
+            "shipped ahead of BM25 and e5 alone on every metric",
+            all(hybrid[i] > max(quality[0][i], quality[1][i]) for i in range(1, 5)),
+        ],
         ["R@1 ≥ 0.75", hybrid[1] >= TARGETS["R@1"]],
         ["R@5 ≥ 0.95", hybrid[2] >= TARGETS["R@5"]],
         ["query p50 ≤ 15 ms (hybrid, k=10)", hybrid[5] <= 15],
@@ -143,22 +159,30 @@ def main() -> int:
     ]
     sections = [
         f"Corpus: {len(answers)} answers → {report.chunks} chunks; queries: {len(questions)} dev questions; k=10.",
-        "## Quality and query latency\n\n" + table(["pipeline", "R@1", "R@5", "R@10", "MRR@10", "p50 ms", "p95 ms"],
-                                                   quality),
+        "## Quality and query latency\n\n"
+        + table(["pipeline", "R@1", "R@5", "R@10", "MRR@10", "p50 ms", "p95 ms"], quality),
         "## Dense weight in the fusion (same run)\n\n" + table(["pipeline", "R@1", "R@5", "R@10", "MRR@10"], sweep),
-        "## Build speed\n\n" + table(["measure", "value"], [
-            ["index build, whole pipeline (passages/s)", build_rate],
-            [f"embedder alone, shipped {embedder.name} (passages/s)", shipped_rate],
-            [f"embedder alone, baseline {args.baseline_embedder} on {args.baseline_sample} passages (passages/s)",
-             baseline_rate],
-            ["speed-up over baseline", f"{shipped_rate / baseline_rate:.1f}×"],
-            ["peak RSS (MB)", f"{peak_rss_mb():.0f}"],
-        ]),
+        "## Build speed\n\n"
+        + table(
+            ["measure", "value"],
+            [
+                ["index build, whole pipeline (passages/s)", build_rate],
+                [f"embedder alone, shipped {embedder.name} (passages/s)", shipped_rate],
+                [
+                    f"embedder alone, baseline {args.baseline_embedder}, {args.baseline_sample} passages (passages/s)",
+                    baseline_rate,
+                ],
+                ["speed-up over baseline", f"{shipped_rate / baseline_rate:.1f}×"],
+                ["peak RSS (MB)", f"{peak_rss_mb():.0f}"],
+            ],
+        ),
     ]
     if not args.skip_scale:
         scale_row = scale(args.scale_size)
-        sections.append("## Scale: synthetic 384-d vectors, automatically chosen index\n\n" + table(
-            ["vectors", "index", "build s", "p50 ms", "p95 ms", "recall@10 vs exact"], [scale_row]))
+        sections.append(
+            "## Scale: synthetic 384-d vectors, automatically chosen index\n\n"
+            + table(["vectors", "index", "build s", "p50 ms", "p95 ms", "recall@10 vs exact"], [scale_row])
+        )
         checks.append(["1M-vector search p95 ≤ 20 ms", scale_row[4] <= 20])
     checks.append(["peak RSS (MB), whole run", f"{peak_rss_mb():.0f}"])
     sections.append("## Targets\n\n" + table(["target", "met"], checks))

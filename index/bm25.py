@@ -31,9 +31,7 @@ class Bm25Index:
                 rows.append(row)
                 cols.append(vocabulary.setdefault(token, len(vocabulary)))
                 counts.append(count)
-        tf = sparse.csr_matrix(
-            (np.asarray(counts, np.float32), (rows, cols)), shape=(len(texts), len(vocabulary))
-        )
+        tf = sparse.csr_matrix((np.asarray(counts, np.float32), (rows, cols)), shape=(len(texts), len(vocabulary)))
         df = np.bincount(np.asarray(cols, dtype=np.int64), minlength=len(vocabulary))
         idf = np.log1p((len(texts) - df + 0.5) / (df + 0.5)).astype(np.float32)
         avg_length = float(lengths.mean()) if len(texts) else 1.0

@@ -84,8 +84,9 @@ def source_fingerprint(sources: Iterable[str | Path], embedder_name: str, config
     return digest.hexdigest()
 
 
-def is_stale(out: Path, sources: Iterable[str | Path], embedder_name: str,
-             config: ChunkingConfig | None = None) -> str | None:
+def is_stale(
+    out: Path, sources: Iterable[str | Path], embedder_name: str, config: ChunkingConfig | None = None
+) -> str | None:
     """Why the index at `out` must be rebuilt, or None when it is current."""
     try:
         manifest = read_manifest(out)
@@ -172,25 +173,37 @@ def build_index(
     staging = new_staging_dir(out)
     try:
         embedded, spec = _write_artifact(staging, chunks, texts, embedder, cache, vector_index_kind, progress)
-        write_manifest(staging, {
-            "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "fingerprint": fingerprint,
-            "embedder": embedder.name,
-            "embedder_spec": embedder.spec,
-            "dim": embedder.dim,
-            "documents": len(documents),
-            "chunks": len(chunks),
-            "vector_index": asdict(spec),
-            "sources": [str(s) for s in sources],
-            "skipped": [asdict(s) for s in skipped],
-            "duplicates": [asdict(g) for g in duplicates],
-        })
+        write_manifest(
+            staging,
+            {
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "fingerprint": fingerprint,
+                "embedder": embedder.name,
+                "embedder_spec": embedder.spec,
+                "dim": embedder.dim,
+                "documents": len(documents),
+                "chunks": len(chunks),
+                "vector_index": asdict(spec),
+                "sources": [str(s) for s in sources],
+                "skipped": [asdict(s) for s in skipped],
+                "duplicates": [asdict(g) for g in duplicates],
+            },
+        )
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # the index in service stays as it was
         raise
     publish(staging, out)
-    return BuildReport(out, len(documents), len(chunks), skipped, duplicates, embedded,
-                       len(chunks) - embedded, time.perf_counter() - started, fingerprint)
+    return BuildReport(
+        out,
+        len(documents),
+        len(chunks),
+        skipped,
+        duplicates,
+        embedded,
+        len(chunks) - embedded,
+        time.perf_counter() - started,
+        fingerprint,
+    )
 
 
 def _write_artifact(

@@ -158,7 +158,9 @@ def split_compilation(text: str) -> list[Part]:
     return [parts[n] for n in sorted(parts)] if len(parts) >= 2 else []
 
 
-_CN_DATE = re.compile(r"^\s*([〇零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日\s*$", re.M)
+_CN_DATE = re.compile(
+    r"^\s*([〇零一二三四五六七八九]{4})年([一二三四五六七八九十]{1,3})月([一二三四五六七八九十]{1,3})日\s*$", re.M
+)
 _ISO_DATE = re.compile(r"[（(]?\s*(\d{4})年(\d{1,2})月(\d{1,2})日\s*[）)]?")
 
 

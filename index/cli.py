@@ -67,17 +67,26 @@ def _run_build(args: argparse.Namespace, sources: list[str]) -> int:
 
     cache = EmbeddingCache(None if args.no_cache else (args.cache or default_cache_path()))
     try:
-        report = build_index(sources, args.out, load_embedder(args.embedder), cache,
-                             ChunkingConfig(max_chars=args.max_chars), args.vector_index, _progress)
+        report = build_index(
+            sources,
+            args.out,
+            load_embedder(args.embedder),
+            cache,
+            ChunkingConfig(max_chars=args.max_chars),
+            args.vector_index,
+            _progress,
+        )
     finally:
         cache.close()
     for item in report.skipped:
         print(f"skipped {item.source}: {item.reason}", file=sys.stderr)
     for group in report.duplicates:
         print(group.describe(), file=sys.stderr)
-    print(f"documents: {report.documents}  chunks: {report.chunks}  skipped: {len(report.skipped)}  "
-          f"duplicates dropped: {sum(len(g.dropped) for g in report.duplicates)}  "
-          f"embedded: {report.embedded}  from cache: {report.cached}  ({report.seconds:.1f}s) → {args.out}")
+    print(
+        f"documents: {report.documents}  chunks: {report.chunks}  skipped: {len(report.skipped)}  "
+        f"duplicates dropped: {sum(len(g.dropped) for g in report.duplicates)}  "
+        f"embedded: {report.embedded}  from cache: {report.cached}  ({report.seconds:.1f}s) → {args.out}"
+    )
     return 0
 
 
@@ -115,9 +124,22 @@ def _query(args: argparse.Namespace) -> int:
                 raise ValueError('expected {"id": ..., "text": "..."}')
             query_id = record.get("id")
             hits = retriever.search(record["text"], k=args.k, per_doc=args.per_doc, mode=args.mode)
-            result = {"id": query_id, "hits": [
-                {"doc_id": h.doc_id, "chunk_id": h.chunk_id, "score": h.score, "title": h.title,
-                 "section": h.section, "text": h.text, "date": h.date, "url": h.url} for h in hits]}
+            result = {
+                "id": query_id,
+                "hits": [
+                    {
+                        "doc_id": h.doc_id,
+                        "chunk_id": h.chunk_id,
+                        "score": h.score,
+                        "title": h.title,
+                        "section": h.section,
+                        "text": h.text,
+                        "date": h.date,
+                        "url": h.url,
+                    }
+                    for h in hits
+                ],
+            }
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             print(f"line {number}: {exc}", file=sys.stderr)
             result = {"id": query_id, "error": f"line {number}: {exc}", "hits": []}
@@ -135,4 +157,6 @@ def _import_seeds(args: argparse.Namespace) -> int:
 
 
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )

@@ -30,8 +30,7 @@ class EmbeddingCache:
             self._db = sqlite3.connect(path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(
-                "CREATE TABLE IF NOT EXISTS embedding (model TEXT, hash TEXT, vector BLOB,"
-                " PRIMARY KEY (model, hash))"
+                "CREATE TABLE IF NOT EXISTS embedding (model TEXT, hash TEXT, vector BLOB, PRIMARY KEY (model, hash))"
             )
 
     def get_many(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:

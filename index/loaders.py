@@ -145,12 +145,14 @@ def load_text(raw: str, path: Path) -> list[Document]:
     if front:
         meta = metadata_fields(front, str(path))
         meta.setdefault("title", _first_heading(body) or path.stem)
-        return [Document(doc_id=meta.pop("doc_id", path.stem), body=body.strip() + "\n",
-                         source=str(path), curated=True, **meta)]
+        return [
+            Document(
+                doc_id=meta.pop("doc_id", path.stem), body=body.strip() + "\n", source=str(path), curated=True, **meta
+            )
+        ]
     parts = split_compilation(body)
     if parts:
-        return [_scraped_document(f"{path.stem}-{part.number}", part.body, str(path), part.title)
-                for part in parts]
+        return [_scraped_document(f"{path.stem}-{part.number}", part.body, str(path), part.title) for part in parts]
     return [_scraped_document(path.stem, body, str(path), "")]
 
 
@@ -159,8 +161,14 @@ def _scraped_document(doc_id: str, raw_body: str, source: str, title: str) -> Do
     if not body.strip():
         raise LoadError(f"{source}: no text left after cleaning")
     title = title or _first_heading(body) or doc_id
-    return Document(doc_id=doc_id, title=title, body=body, source=source,
-                    doc_number=find_doc_number(body), publication_date=signature_date(body))
+    return Document(
+        doc_id=doc_id,
+        title=title,
+        body=body,
+        source=source,
+        doc_number=find_doc_number(body),
+        publication_date=signature_date(body),
+    )
 
 
 def load_html(raw: str, path: Path) -> Document:
@@ -212,6 +220,9 @@ def load_jsonl(raw: str, path: Path) -> tuple[list[Document], list[Skipped]]:
             continue
         seen.add(doc_id)
         meta.setdefault("title", meta.get("question") or "")
-        documents.append(Document(doc_id=doc_id, body=_UNDISCLOSED_BLOCK.sub("", body), source=where,
-                                  curated=True, atomic=True, **meta))
+        documents.append(
+            Document(
+                doc_id=doc_id, body=_UNDISCLOSED_BLOCK.sub("", body), source=where, curated=True, atomic=True, **meta
+            )
+        )
     return documents, skipped

@@ -50,8 +50,10 @@ class Retriever:
     def __init__(self, directory: Path, embedder: Embedder | None = None, fusion: FusionConfig | None = None):
         directory = Path(directory).resolve()  # pin the version: a later swap must not mix files
         self.manifest = read_manifest(directory)
-        self.chunks = [Chunk.from_json(json.loads(line)) for line in
-                       (directory / "chunks.jsonl").read_text(encoding="utf-8").splitlines()]
+        self.chunks = [
+            Chunk.from_json(json.loads(line))
+            for line in (directory / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
         self.bm25 = Bm25Index.load(directory)
         self.vectors = np.load(directory / "vectors.npy")
         self.fusion = fusion or FusionConfig()
@@ -83,8 +85,20 @@ class Retriever:
             if taken.get(chunk.doc_id, 0) >= per_doc:
                 continue
             taken[chunk.doc_id] = taken.get(chunk.doc_id, 0) + 1
-            hits.append(Hit(chunk.doc_id, chunk.chunk_id, round(float(score), 4), chunk.title,
-                            chunk.section_label, chunk.text, chunk.date, chunk.url, chunk.doc_number, chunk.kind))
+            hits.append(
+                Hit(
+                    chunk.doc_id,
+                    chunk.chunk_id,
+                    round(float(score), 4),
+                    chunk.title,
+                    chunk.section_label,
+                    chunk.text,
+                    chunk.date,
+                    chunk.url,
+                    chunk.doc_number,
+                    chunk.kind,
+                )
+            )
             if len(hits) == k:
                 break
         return hits

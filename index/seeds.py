@@ -14,8 +14,19 @@ import yaml
 from index.documents import Document
 from index.loaders import load_sources, metadata_fields
 
-FRONT_MATTER_ORDER = ("title", "doc_number", "issuer", "publication_date", "effective_date", "status",
-                      "disclosure", "url", "kind", "sample", "notes")
+FRONT_MATTER_ORDER = (
+    "title",
+    "doc_number",
+    "issuer",
+    "publication_date",
+    "effective_date",
+    "status",
+    "disclosure",
+    "url",
+    "kind",
+    "sample",
+    "notes",
+)
 
 
 def render_markdown(document: Document) -> str:

@@ -13,7 +13,9 @@ def test_health_ministry_clause_eight_has_its_path():
     twelve_three_twenty = [c for c in chunks if "打造成卫生政务公开和政务服务的重要平台" in c.text]
     assert len(twelve_three_twenty) == 1
     assert twelve_three_twenty[0].section == (
-        "二、以改革创新的精神深化卫生政务公开工作", "（八）充分发挥“12320”卫生热线作用")
+        "二、以改革创新的精神深化卫生政务公开工作",
+        "（八）充分发挥“12320”卫生热线作用",
+    )
 
 
 def test_arabic_numbered_clauses_nest_under_chinese_numbered_parts():

@@ -32,7 +32,11 @@ def test_collapse_keeps_distinct_headings():
 
 
 def test_wrapped_lines_are_rejoined_but_clauses_are_not():
-    text = "１９．加强制度建设。建立和完善规范行政裁量权、加强廉政风险防控、完善政务公开\n程序、规范服务中心运行。\n２０．加强监督考核。"
+    text = (
+        "１９．加强制度建设。建立和完善规范行政裁量权、加强廉政风险防控、完善政务公开\n"
+        "程序、规范服务中心运行。\n"
+        "２０．加强监督考核。"
+    )
     assert rejoin_wrapped_lines(text).splitlines() == [
         "１９．加强制度建设。建立和完善规范行政裁量权、加强廉政风险防控、完善政务公开程序、规范服务中心运行。",
         "２０．加强监督考核。",

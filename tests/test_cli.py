@@ -10,8 +10,9 @@ HOTLINE = str(Path(sys.executable).with_name("hotline"))
 
 
 def _run(args, stdin=None, env=None):
-    return subprocess.run([HOTLINE, *args], input=stdin, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [HOTLINE, *args], input=stdin, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+    )
 
 
 def test_build_then_query_round_trip(tmp_path, embedding_cache_path):
@@ -19,12 +20,24 @@ def test_build_then_query_round_trip(tmp_path, embedding_cache_path):
     corpus.mkdir()
     (corpus / "blood-donation.md").write_text(
         "---\ntitle: 无偿献血指南\nstatus: 生效\n---\n## 一、献血条件\n年满18周岁至55周岁的健康公民。\n\n"
-        "## 二、献血间隔\n两次全血献血间隔不少于6个月。", encoding="utf-8")
-    (corpus / "faq.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
-        {"id": "qa-17", "question": "狂犬疫苗怎么打", "answer": "被犬咬伤后应尽快接种狂犬病疫苗，按0、3、7、14、28天程序完成。"},
-        {"id": "qa-18", "answer": "出生医学证明遗失的，可向原签发机构申请补发。"},
-        "not a record",
-    ]), encoding="utf-8")
+        "## 二、献血间隔\n两次全血献血间隔不少于6个月。",
+        encoding="utf-8",
+    )
+    (corpus / "faq.jsonl").write_text(
+        "\n".join(
+            json.dumps(r, ensure_ascii=False)
+            for r in [
+                {
+                    "id": "qa-17",
+                    "question": "狂犬疫苗怎么打",
+                    "answer": "被犬咬伤后应尽快接种狂犬病疫苗，按0、3、7、14、28天程序完成。",
+                },
+                {"id": "qa-18", "answer": "出生医学证明遗失的，可向原签发机构申请补发。"},
+                "not a record",
+            ]
+        ),
+        encoding="utf-8",
+    )
     env = {"HOTLINE_EMBED_CACHE": str(embedding_cache_path)}
     out = tmp_path / "idx"
     build = _run(["index", "build", "--out", str(out), str(corpus)], env=env)
@@ -33,7 +46,11 @@ def test_build_then_query_round_trip(tmp_path, embedding_cache_path):
     assert "faq.jsonl:3: a record must be a JSON object" in build.stderr
     assert "embedding" in build.stderr  # the progress bar
 
-    queries = [{"id": 1, "text": "献血要隔多久"}, {"id": "b", "text": "狗咬了打什么针"}, {"id": "c", "text": "出生证明丢了"}]
+    queries = [
+        {"id": 1, "text": "献血要隔多久"},
+        {"id": "b", "text": "狗咬了打什么针"},
+        {"id": "c", "text": "出生证明丢了"},
+    ]
     lines = "\n".join(json.dumps(q, ensure_ascii=False) for q in queries) + "\nnot json\n"
     query = _run(["index", "query", "--index", str(out), "--k", "2"], stdin=lines, env=env)
     assert query.returncode == 0, query.stderr
@@ -50,8 +67,7 @@ def test_build_then_query_round_trip(tmp_path, embedding_cache_path):
 
 def test_query_serves_a_thousand_queries_in_one_process(knowledge_index, embedding_cache_path):
     questions = ["被狗咬了怎么办", "出生医学证明怎么补办", "12320能投诉吗", "依申请公开多久答复", "献血有什么条件"]
-    lines = "\n".join(json.dumps({"id": i, "text": questions[i % 5] + str(i)}, ensure_ascii=False)
-                      for i in range(1000))
+    lines = "\n".join(json.dumps({"id": i, "text": questions[i % 5] + str(i)}, ensure_ascii=False) for i in range(1000))
     result = _run(["index", "query", "--index", str(knowledge_index), "--k", "3"], stdin=lines)
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]

@@ -5,7 +5,9 @@ from index.embedders import load_embedder
 
 
 def test_default_e5_backend_embeds_chinese_in_both_roles(embedder):
-    passages = embedder.embed_passages(["被狗咬伤后应立即用肥皂水冲洗伤口并接种狂犬病疫苗。", "出生医学证明由助产机构签发。"])
+    passages = embedder.embed_passages(
+        ["被狗咬伤后应立即用肥皂水冲洗伤口并接种狂犬病疫苗。", "出生医学证明由助产机构签发。"]
+    )
     query = embedder.embed_queries(["狗咬了怎么办"])
     assert passages.shape == (2, embedder.dim) and query.shape == (1, embedder.dim)
     assert passages.dtype == np.float32
@@ -35,8 +37,14 @@ def tiny_sentence_transformer(tmp_path_factory):
     vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars])}
     BertTokenizerFast(vocab=vocab).save_pretrained(raw)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=5 + len(chars), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=5 + len(chars),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     BertModel(config).save_pretrained(raw)
     transformer = models.Transformer(str(raw), max_seq_length=64)
     pooling = models.Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")

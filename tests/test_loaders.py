@@ -34,8 +34,18 @@ def test_knowledge_corpus_has_complete_front_matter():
     assert len(guides) >= 8
     for guide in guides:
         assert guide.sample, guide.doc_id
-        for heading in ("办理主体", "办理依据", "办理条件", "申请材料", "办理程序", "办理时限", "办理结果",
-                        "收费依据与标准", "办理地点与时间", "监督渠道"):
+        for heading in (
+            "办理主体",
+            "办理依据",
+            "办理条件",
+            "申请材料",
+            "办理程序",
+            "办理时限",
+            "办理结果",
+            "收费依据与标准",
+            "办理地点与时间",
+            "监督渠道",
+        ):
             assert heading in guide.body, (guide.doc_id, heading)
     faq = next(d for d in documents if d.kind == "faq")
     assert faq.body.count("\n## ") >= 40
@@ -43,16 +53,25 @@ def test_knowledge_corpus_has_complete_front_matter():
 
 def test_jsonl_records_and_bad_lines(tmp_path):
     path = tmp_path / "qa.jsonl"
-    path.write_text("\n".join([
-        json.dumps({"id": "a1", "answer": "答案一", "question": "问题一", "department": "市卫健委"}, ensure_ascii=False),
-        "{not json",
-        json.dumps({"id": "a2", "text": "正文二", "url": "https://example.gov.cn/2"}, ensure_ascii=False),
-        json.dumps({"text": "没有编号"}, ensure_ascii=False),
-        json.dumps({"id": "a1", "text": "重复编号"}, ensure_ascii=False),
-    ]), encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            [
+                json.dumps(
+                    {"id": "a1", "answer": "答案一", "question": "问题一", "department": "市卫健委"}, ensure_ascii=False
+                ),
+                "{not json",
+                json.dumps({"id": "a2", "text": "正文二", "url": "https://example.gov.cn/2"}, ensure_ascii=False),
+                json.dumps({"text": "没有编号"}, ensure_ascii=False),
+                json.dumps({"id": "a1", "text": "重复编号"}, ensure_ascii=False),
+            ]
+        ),
+        encoding="utf-8",
+    )
     documents, skipped = load_file(path)
     assert [(d.doc_id, d.body, d.question, d.department) for d in documents] == [
-        ("a1", "答案一", "问题一", "市卫健委"), ("a2", "正文二", "", "")]
+        ("a1", "答案一", "问题一", "市卫健委"),
+        ("a2", "正文二", "", ""),
+    ]
     assert [(s.source, s.reason) for s in skipped] == [
         (f"{path}:2", "invalid JSON (Expecting property name enclosed in double quotes)"),
         (f"{path}:4", "missing id"),
@@ -67,7 +86,9 @@ def test_malformed_files_are_reported_and_skipped(tmp_path):
     (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00\x81garbage")
     (tmp_path / "page.html").write_text(
         "<html><head><title>标题</title><script>var x=1;</script></head><body><nav>首页</nav>"
-        "<h1>医疗机构执业登记</h1><p>一、办理条件</p><p>具有合法资质。</p></body></html>", encoding="utf-8")
+        "<h1>医疗机构执业登记</h1><p>一、办理条件</p><p>具有合法资质。</p></body></html>",
+        encoding="utf-8",
+    )
     documents, skipped = load_sources([tmp_path, tmp_path / "missing.md"])
     assert sorted(d.doc_id for d in documents) == ["good", "page"]
     page = next(d for d in documents if d.doc_id == "page")

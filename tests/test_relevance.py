@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
-QUESTIONS = [json.loads(line) for line in
-             (Path(__file__).parent / "data" / "relevance_questions.jsonl").read_text(encoding="utf-8").splitlines()
-             if line.strip()]
+QUESTIONS = [
+    json.loads(line)
+    for line in (Path(__file__).parent / "data" / "relevance_questions.jsonl").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
 
 # Questions about the founding documents: (question, document, the clause that answers it).
 SEED_QUESTIONS = [
@@ -17,7 +19,11 @@ SEED_QUESTIONS = [
     ("医院的收费和单病种费用会公开吗", "health-ministry-opinion-2012", "（十）积极推进卫生行政部门公开医疗服务信息"),
     ("政府财政预决算和三公经费要公开吗", "central-opinion-2011", "7. 深入实施政府信息公开条例"),
     ("政务服务中心有哪些职能，进驻的窗口归谁管", "central-opinion-2011", "12. 明确服务中心职能"),
-    ("为什么要把政务服务中心定位成行政机构", "central-opinion-2011-interpretation", "问：据了解，一些政务服务中心管理机构是事业单位"),
+    (
+        "为什么要把政务服务中心定位成行政机构",
+        "central-opinion-2011-interpretation",
+        "问：据了解，一些政务服务中心管理机构是事业单位",
+    ),
     ("依申请公开是谁收到谁处理吗", "standardization-task-list", "（五）完善依申请公开工作规程"),
     ("公文上的公开属性有哪几种", "standardization-task-list", "（四）健全政府信息全链条管理制度"),
 ]
@@ -61,4 +67,9 @@ def test_hits_carry_what_a_citation_needs(retriever):
 def test_every_document_in_the_corpus_is_reachable(retriever):
     chunk_docs = {c.doc_id for c in retriever.chunks}
     assert "central-opinion-2011-xinhua" not in chunk_docs  # merged into central-opinion-2011
-    assert {"central-opinion-2011", "health-ministry-opinion-2012", "birth-medical-certificate", "health-faq"} <= chunk_docs
+    assert {
+        "central-opinion-2011",
+        "health-ministry-opinion-2012",
+        "birth-medical-certificate",
+        "health-faq",
+    } <= chunk_docs

@@ -360,7 +360,6 @@ class FastE5Embedder:
     """
 
     dim: int = 384
-    spec: str = "e5-fast"
     spec: str = "e5-fast"  # what load_embedder takes to rebuild this backend
 
     def __init__(
