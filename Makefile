@@ -44,13 +44,11 @@ index: $(VENV)/.installed
 	$(VENV)/bin/hotline index ensure --out $(INDEX) knowledge
 
 run: setup index
-	@printf '%s\n' \
-	  '{"id": "q1", "text": "孩子的出生医学证明丢了怎么补办，要带什么材料"}' \
-	  '{"id": "q2", "text": "12320热线能做什么，可以投诉吗"}' \
-	  '{"id": "q3", "text": "被狗咬了怎么处理"}' \
-	  '{"id": "q4", "text": "申请政府信息公开多久给答复"}' \
-	| $(VENV)/bin/hotline index query --index $(INDEX) --k 3 \
-	| $(VENV)/bin/python -c 'import json,sys; [print(r["id"], "→", " | ".join(f"{h[\"title\"]} · {h[\"section\"]} ({h[\"score\"]})" for h in r["hits"])) for r in map(json.loads, sys.stdin)]'
+	$(VENV)/bin/hotline index ask --index $(INDEX) \
+	  "孩子的出生医学证明丢了怎么补办，要带什么材料" \
+	  "12320热线能做什么，可以投诉吗" \
+	  "被狗咬了怎么处理" \
+	  "申请政府信息公开多久给答复"
 
 test: setup
 	$(VENV)/bin/python -m pytest -q

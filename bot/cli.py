@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"hotline: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`… | head`): not an error of ours
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

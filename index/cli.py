@@ -37,6 +37,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     query.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     query.set_defaults(handler=_query)
 
+    ask = index_commands.add_parser("ask", help="print the best passages for questions, with citations")
+    ask.add_argument("questions", nargs="+", metavar="QUESTION")
+    ask.add_argument("--index", type=Path, default=DEFAULT_INDEX)
+    ask.add_argument("--k", type=int, default=3)
+    ask.set_defaults(handler=_ask)
+
     corpus = commands.add_parser("corpus", help="maintain the knowledge/ corpus")
     corpus_commands = corpus.add_subparsers(dest="corpus_command", required=True)
     seeds = corpus_commands.add_parser("import-seeds", help="clean the founding documents into Markdown")
@@ -145,6 +151,20 @@ def _query(args: argparse.Namespace) -> int:
             result = {"id": query_id, "error": f"line {number}: {exc}", "hits": []}
         out.write(json.dumps(result, ensure_ascii=False) + "\n")
     out.flush()
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from index.retriever import Retriever
+
+    retriever = Retriever(args.index)
+    for question in args.questions:
+        print(f"问：{question}")
+        for rank, hit in enumerate(retriever.search(question, k=args.k), start=1):
+            citation = " · ".join(part for part in (hit.title, hit.section, hit.date) if part)
+            excerpt = hit.text.replace("\n", " ")
+            print(f"  {rank}. [{hit.score:.2f}] {citation}\n     {excerpt[:120]}{'…' if len(excerpt) > 120 else ''}")
+        print()
     return 0
 
 

@@ -89,3 +89,11 @@ def test_missing_index_is_a_clear_error(tmp_path):
     result = _run(["index", "query", "--index", str(tmp_path / "nothing")], stdin="")
     assert result.returncode == 2
     assert "not an index" in result.stderr
+
+
+def test_ask_prints_passages_with_citations(knowledge_index):
+    result = _run(["index", "ask", "--index", str(knowledge_index), "--k", "2", "卫生部对12320热线有什么要求"])
+    assert result.returncode == 0, result.stderr
+    assert "问：卫生部对12320热线有什么要求" in result.stdout
+    assert "卫生部关于深化卫生政务公开加强卫生政务服务的意见" in result.stdout
+    assert "（八）充分发挥“12320”卫生热线作用 · 2012-03-21" in result.stdout
