@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import MSGABENCH, peak_rss_mb, percentile_ms, table, write_report
 
-from index.builder import build_index
+from index.builder import EMBED_BATCH, build_index
 from index.embedders import load_embedder
 from index.embedding_cache import EmbeddingCache
 from index.retriever import FusionConfig, Retriever
