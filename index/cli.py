@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -142,6 +143,7 @@ def _query(args: argparse.Namespace) -> int:
                         "text": h.text,
                         "date": h.date,
                         "url": h.url,
+                        "relevance": None if math.isnan(h.relevance) else h.relevance,
                     }
                     for h in hits
                 ],

@@ -32,6 +32,10 @@ class Hit:
     url: str
     doc_number: str
     kind: str
+    #: Cosine of query and passage (e5's narrow band: related ≈ .9, unrelated ≈ .8). Unlike `score`,
+    #: which is scaled per query, it is comparable across queries, so "no good answer" thresholds use it.
+    #: NaN in BM25-only mode.
+    relevance: float = float("nan")
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -77,10 +81,10 @@ class Retriever:
     def search(self, query: str, k: int = 10, per_doc: int = 1, mode: Mode = "hybrid") -> list[Hit]:
         if not self.chunks or not query.strip():
             return []
-        rows, scores = self._rank(query, mode)
+        rows, scores, relevance = self._rank(query, mode)
         hits: list[Hit] = []
         taken: dict[str, int] = {}
-        for row, score in zip(rows, scores, strict=True):
+        for row, score, cosine in zip(rows, scores, relevance, strict=True):
             chunk = self.chunks[row]
             if taken.get(chunk.doc_id, 0) >= per_doc:
                 continue
@@ -97,24 +101,26 @@ class Retriever:
                     chunk.url,
                     chunk.doc_number,
                     chunk.kind,
+                    round(float(cosine), 4),
                 )
             )
             if len(hits) == k:
                 break
         return hits
 
-    def _rank(self, query: str, mode: Mode) -> tuple[np.ndarray, np.ndarray]:
-        """All candidate rows, best first, with their scores."""
+    def _rank(self, query: str, mode: Mode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All candidate rows, best first, with their ranking scores and their cosines."""
         n = self.fusion.candidates
         if mode == "bm25":
-            return self.bm25.search(query, n)
+            rows, scores = self.bm25.search(query, n)
+            return rows, scores, np.full(len(rows), np.nan)
         query_vector = self.embedder.embed_queries([query])
         dense_scores, dense_rows = self._vector_index.search(query_vector, min(n, len(self.chunks)))
         dense_rows, dense_scores = dense_rows[0], dense_scores[0]
         keep = dense_rows >= 0
         dense_rows, dense_scores = dense_rows[keep], dense_scores[keep]
         if mode == "dense":
-            return dense_rows, dense_scores
+            return dense_rows, dense_scores, dense_scores
         bm25_all = self.bm25.scores(query)
         bm25_rows = np.argpartition(-bm25_all, min(n, len(bm25_all)) - 1)[:n]
         rows = np.union1d(dense_rows, bm25_rows[bm25_all[bm25_rows] > 0])
@@ -123,7 +129,7 @@ class Retriever:
         sparse = bm25_all[rows]
         fused = self.fusion.dense_weight * _min_max(dense) + (1 - self.fusion.dense_weight) * _min_max(sparse)
         order = np.argsort(-fused, kind="stable")
-        return rows[order], fused[order]
+        return rows[order], fused[order], dense[order]
 
 
 def _min_max(values: np.ndarray) -> np.ndarray:

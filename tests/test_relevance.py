@@ -73,3 +73,10 @@ def test_every_document_in_the_corpus_is_reachable(retriever):
         "birth-medical-certificate",
         "health-faq",
     } <= chunk_docs
+
+
+def test_relevance_is_a_raw_cosine_that_separates_in_and_out_of_scope(retriever):
+    in_scope = [retriever.search(q["question"], k=1)[0].relevance for q in QUESTIONS[:10]]
+    out_of_scope = [retriever.search(q, k=1)[0].relevance for q in ("帮我订一张去上海的机票", "今天股票涨了吗")]
+    assert all(0 < r < 1 for r in in_scope + out_of_scope)
+    assert sum(in_scope) / len(in_scope) > max(out_of_scope)
