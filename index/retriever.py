@@ -78,6 +78,10 @@ class Retriever:
             raise ValueError(f"index was built with {self.manifest['embedder']}, not {self._embedder.name}")
         return self._embedder
 
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        """Every chunk of one document, in document order (for showing a whole 办事指南)."""
+        return [c for c in self.chunks if c.doc_id == doc_id]
+
     def search(self, query: str, k: int = 10, per_doc: int = 1, mode: Mode = "hybrid") -> list[Hit]:
         if not self.chunks or not query.strip():
             return []

@@ -1,0 +1,61 @@
+import pytest
+
+from actions.answering import NO_ANSWER, Answerer, trim_to_point
+
+
+@pytest.fixture(scope="module")
+def answerer(retriever):
+    return Answerer(retriever)
+
+
+def test_policy_question_is_answered_from_its_clause_with_a_citation(answerer):
+    answer = answerer.answer("卫生部对12320卫生热线建设有什么要求")
+    assert answer.kind == "passage"
+    assert "12320" in answer.text
+    (citation,) = answer.citations
+    assert citation.doc_id == "health-ministry-opinion-2012"
+    assert citation.section.endswith("（八）充分发挥“12320”卫生热线作用")
+    assert citation.date == "2012-03-21"
+    assert "来源：《卫生部关于深化卫生政务公开加强卫生政务服务的意见》" in answer.text
+
+
+def test_service_guide_question_gets_the_whole_card_at_once(answerer):
+    answer = answerer.answer("出生医学证明补办要多久")
+    assert answer.kind == "service_guide"
+    assert answer.text.startswith("您问的六、办理时限：")
+    for field in (
+        "办理主体",
+        "办理依据",
+        "办理条件",
+        "申请材料",
+        "办理程序",
+        "办理时限",
+        "办理结果",
+        "收费依据与标准",
+        "办理地点与时间",
+        "监督渠道",
+    ):
+        assert field in answer.text
+    assert answer.citations[0].doc_id == "birth-medical-certificate"
+    assert answer.text.index("一、办理主体") < answer.text.index("十、监督渠道")
+
+
+def test_nothing_relevant_is_said_honestly_without_a_source(answerer):
+    answer = answerer.answer("帮我订一张明天去上海的机票")
+    assert answer.kind == "no_answer" and not answer.found
+    assert answer.text == NO_ANSWER
+    assert answer.citations == []
+
+
+def test_trim_keeps_the_sentence_that_answers():
+    text = (
+        "献血前一天应保证充足睡眠。献血前不要空腹，也不要吃油腻食物。"
+        "全血献血的间隔不少于6个月，单采血小板间隔不少于2周。献血后24小时内不做剧烈运动。"
+    ) * 3
+    trimmed = trim_to_point(text, "献血间隔多久", max_chars=60)
+    assert "间隔不少于6个月" in trimmed
+    assert len(trimmed.strip("…")) <= 60
+
+
+def test_short_text_is_not_trimmed():
+    assert trim_to_point("调解不收费。", "调解收费吗") == "调解不收费。"
