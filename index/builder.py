@@ -8,8 +8,9 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -32,10 +33,10 @@ EMBED_MAX_CHARS = 1000
 ProgressFactory = Callable[[int, str], "Progress"]
 
 
-class Progress:
+class Progress(Protocol):
     """The little of tqdm's interface the builder uses, so callers can pass tqdm or nothing."""
 
-    def update(self, n: int) -> None: ...
+    def update(self, n: int) -> object: ...
     def close(self) -> None: ...
 
 
@@ -46,11 +47,10 @@ class BuildReport:
     chunks: int
     skipped: list[Skipped]
     duplicates: list[DuplicateGroup]
-    embedded: int  # chunks embedded in this build
-    cached: int  # chunks whose vectors came from the cache
+    embedded: int  # distinct chunk texts embedded in this build
+    cached: int  # chunks whose vectors came from the cache (or repeat a text embedded in this build)
     seconds: float = 0.0
     fingerprint: str = ""
-    warnings: list[str] = field(default_factory=list)
 
 
 def chunk_search_text(chunk: Chunk) -> str:
