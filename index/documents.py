@@ -11,6 +11,19 @@ STATUSES = ("生效", "失效", "已修订")
 #: 公开属性 — disclosure attribute. 不公开 text never enters an index.
 DISCLOSURES = ("主动公开", "依申请公开", "不公开")
 KINDS = ("disclosure_document", "service_guide", "faq", "health_knowledge")
+#: 一次告知: the fields every service guide states, in this order, so a citizen learns all at once.
+SERVICE_GUIDE_FIELDS = (
+    "办理主体",
+    "办理依据",
+    "办理条件",
+    "申请材料",
+    "办理程序",
+    "办理时限",
+    "办理结果",
+    "收费依据与标准",
+    "办理地点与时间",
+    "监督渠道",
+)
 
 
 @dataclass(frozen=True)

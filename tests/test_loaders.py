@@ -1,5 +1,6 @@
 import json
 
+from index.documents import SERVICE_GUIDE_FIELDS
 from index.loaders import load_file, load_sources
 
 
@@ -34,18 +35,7 @@ def test_knowledge_corpus_has_complete_front_matter():
     assert len(guides) >= 8
     for guide in guides:
         assert guide.sample, guide.doc_id
-        for heading in (
-            "办理主体",
-            "办理依据",
-            "办理条件",
-            "申请材料",
-            "办理程序",
-            "办理时限",
-            "办理结果",
-            "收费依据与标准",
-            "办理地点与时间",
-            "监督渠道",
-        ):
+        for heading in SERVICE_GUIDE_FIELDS:
             assert heading in guide.body, (guide.doc_id, heading)
     faq = next(d for d in documents if d.kind == "faq")
     assert faq.body.count("\n## ") >= 40
