@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from bot import nlu
 from index import cli as index_cli
 
 
@@ -15,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is being done")
     commands = parser.add_subparsers(dest="command", required=True)
     index_cli.register(commands)
+    nlu.register(commands)
     args = parser.parse_args(argv)
     index_cli.configure_logging(args.verbose)
     try:

@@ -1,0 +1,52 @@
+"""Classify JSONL {"id", "text"} lines with a trained Rasa model. Runs in .venv-rasa (Python 3.10).
+
+Called by `hotline nlu classify`; kept free of the app's packages because Rasa 3.6 cannot live
+beside them. Loads the model once and streams: thousands of lines cost one load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+
+os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def main() -> int:
+    model_path = sys.argv[1]
+    logging.disable(logging.WARNING)
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(model_path)
+    import structlog
+
+    # Rasa logs every parse through structlog to stdout, which is our JSONL channel.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    loop = asyncio.new_event_loop()
+    print(json.dumps({"ready": True}), flush=True)  # the caller may start timing here
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        query_id = None
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise ValueError('expected {"id": ..., "text": "..."}')
+            query_id = record.get("id")
+            parsed = loop.run_until_complete(agent.parse_message(record["text"]))
+            intent = parsed.get("intent") or {}
+            confidence = round(float(intent.get("confidence") or 0), 4)
+            result = {"id": query_id, "intent": intent.get("name"), "confidence": confidence}
+        except ValueError as exc:
+            result = {"id": query_id, "error": f"line {number}: {exc}"}
+        sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
