@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run test lint format index bench-retrieval bench-embedders lock clean
+.PHONY: help setup run test lint format index bench-retrieval bench-embedders bench-nlu lock clean
 
 help:
 	@echo "make run    set everything up, build the knowledge index if stale, answer sample questions"
@@ -66,6 +66,10 @@ bench-retrieval: $(VENV)/.installed
 
 bench-embedders: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/embedders.py
+
+bench-nlu: setup
+	$(VENV)/bin/hotline nlu train
+	$(VENV)/bin/python benchmarks/nlu.py
 
 # Refresh requirements/app.lock from the current app venv.
 lock:
