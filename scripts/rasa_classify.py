@@ -1,7 +1,8 @@
 """Classify JSONL {"id", "text"} lines with a trained Rasa model. Runs in .venv-rasa (Python 3.10).
 
 Called by `hotline nlu classify`; kept free of the app's packages because Rasa 3.6 cannot live
-beside them. Loads the model once and streams: thousands of lines cost one load.
+beside them (so the JSONL line handling mirrors index/cli.py's instead of importing it). Loads the
+model once and streams: thousands of lines cost one load.
 """
 
 from __future__ import annotations

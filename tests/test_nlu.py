@@ -29,8 +29,14 @@ def test_classify_streams_intents_for_jsonl(trained_model):
         {"id": "d", "text": "转人工"},
     ]
     stdin = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\nnot json\n"
-    result = subprocess.run([HOTLINE, "nlu", "classify", "--model", str(trained_model)], input=stdin,
-                            capture_output=True, text=True, timeout=600, env=os.environ)
+    result = subprocess.run(
+        [HOTLINE, "nlu", "classify", "--model", str(trained_model)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=os.environ,
+    )
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     intents = {r["id"]: r["intent"] for r in records[:4]}
