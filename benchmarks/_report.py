@@ -39,8 +39,11 @@ def machine() -> str:
     )
 
 
-def write_report(name: str, title: str, sections: list[str]) -> Path:
+def publish_report(name: str, title: str, sections: list[str]) -> Path:
+    """Print the sections and write them to benchmarks/results/<name>.md, as every benchmark does."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.md"
     path.write_text(f"# {title}\n\n_Machine: {machine()}_\n\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
+    print("\n\n".join(sections))
+    print(f"\nwrote {path}")
     return path

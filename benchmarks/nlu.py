@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import MSGABENCH, table, write_report
+from _report import MSGABENCH, publish_report, table
 
 from bot.nlu import classify_lines, model_path
 
@@ -107,9 +107,7 @@ def main() -> int:
         + table(["target", "met"], [[f"message-type macro-F1 ≥ {TARGET_MACRO_F1}", type_macro >= TARGET_MACRO_F1]])
         + f"\n\nClassification throughput, one model load per call included: {lines_per_second:.0f} lines/s.",
     ]
-    path = write_report("nlu", "NLU benchmark", sections)
-    print("\n\n".join(sections))
-    print(f"\nwrote {path}")
+    publish_report("nlu", "NLU benchmark", sections)
     return 0
 
 

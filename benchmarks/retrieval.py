@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import MSGABENCH, peak_rss_mb, percentile_ms, table, write_report
+from _report import MSGABENCH, peak_rss_mb, percentile_ms, publish_report, table
 
 from index.builder import EMBED_BATCH, build_index
 from index.embedders import load_embedder
@@ -186,9 +186,7 @@ def main() -> int:
         checks.append(["1M-vector search p95 ≤ 20 ms", scale_row[4] <= 20])
     checks.append(["peak RSS (MB), whole run", f"{peak_rss_mb():.0f}"])
     sections.append("## Targets\n\n" + table(["target", "met"], checks))
-    path = write_report("retrieval", "Retrieval benchmark (MSGABench dev)", sections)
-    print("\n\n".join(sections))
-    print(f"\nwrote {path}")
+    publish_report("retrieval", "Retrieval benchmark (MSGABench dev)", sections)
     return 0
 
 
