@@ -97,9 +97,8 @@ class Answerer:
         best = hits[0]
         if best.kind == "service_guide":
             return self._service_guide_card(best, question)
-        return Answer(
-            "passage", f"{trim_to_point(best.text, question)}\n{Citation.of(best).line()}", [Citation.of(best)]
-        )
+        citation = Citation.of(best)
+        return Answer("passage", f"{trim_to_point(best.text, question)}\n{citation.line()}", [citation])
 
     def _service_guide_card(self, hit: Hit, question: str) -> Answer:
         """一次告知: every field of the guide at once, so nobody has to call back for the next one.

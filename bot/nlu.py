@@ -42,6 +42,15 @@ def train(force: bool = False) -> Path:
     return model_path()
 
 
+def _worker_command(model: Path) -> list[str]:
+    return [str(rasa_venv() / "bin" / "python"), str(ROOT / "scripts" / "rasa_classify.py"), str(model)]
+
+
+def _is_ready_line(line: str) -> bool:
+    """The worker's first line says the model is loaded; it is not a result."""
+    return line.startswith('{"ready"')
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     nlu = commands.add_parser("nlu", help="the intent model")
     nlu_commands = nlu.add_subparsers(dest="nlu_command", required=True)
@@ -58,7 +67,7 @@ def _classify(args: argparse.Namespace) -> int:
     if not model.exists():
         raise FileNotFoundError(f"no model at {model}: run `hotline nlu train`")
     worker = subprocess.Popen(
-        [str(rasa_venv() / "bin" / "python"), str(ROOT / "scripts" / "rasa_classify.py"), str(model)],
+        _worker_command(model),
         stdin=sys.stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -67,9 +76,8 @@ def _classify(args: argparse.Namespace) -> int:
     )
     assert worker.stdout is not None
     for line in worker.stdout:
-        if line.startswith('{"ready"'):
-            continue
-        sys.stdout.write(line)
+        if not _is_ready_line(line):
+            sys.stdout.write(line)
     sys.stdout.flush()
     return worker.wait()
 
@@ -78,11 +86,11 @@ def classify_lines(lines: list[dict], model: Path | None = None) -> list[dict]:
     """Classify records in one worker process (for benchmarks and tests)."""
     payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines)
     result = subprocess.run(
-        [str(rasa_venv() / "bin" / "python"), str(ROOT / "scripts" / "rasa_classify.py"), str(model or model_path())],
+        _worker_command(model or model_path()),
         input=payload,
         capture_output=True,
         text=True,
         env=rasa_env(),
         check=True,
     )
-    return [json.loads(line) for line in result.stdout.splitlines() if not line.startswith('{"ready"')]
+    return [json.loads(line) for line in result.stdout.splitlines() if not _is_ready_line(line)]
