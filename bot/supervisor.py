@@ -123,8 +123,10 @@ class _Supervisor:
         self.write_line(SUPERVISOR_NAME, line)
 
     def write_line(self, name: str, line: str) -> None:
+        prefix = f"{name:<{self.width}}  | "
         with self.print_lock:
-            self.out.write(f"{name:<{self.width}}  | {line}\n")
+            # A line of ours may hold a newline (a `python -c` script in a command); each part gets the prefix.
+            self.out.write("".join(f"{prefix}{part}\n" for part in line.split("\n")))
             self.out.flush()  # a pipe to `tee` or a test must see each line as it happens
 
     def fail(self, reason: str) -> int:
