@@ -70,6 +70,8 @@ def run_services(
     called from the main thread (Python allows handlers nowhere else); elsewhere only a failing child ends
     the run.
     """
+    if not services:
+        raise ValueError("no services to run")  # else it would wait for a signal with nothing to watch
     supervisor = _Supervisor(services, out if out is not None else sys.stdout)
     with _signals_to(supervisor.events):
         try:

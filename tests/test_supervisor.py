@@ -267,6 +267,11 @@ def test_a_command_that_cannot_start_is_reported():
     assert "cannot start ghost: [Errno 2] No such file or directory: '/nonexistent/ghost'" in said(out.getvalue())
 
 
+def test_nothing_to_run_is_an_error():
+    with pytest.raises(ValueError, match="no services"):
+        run_services([])
+
+
 def test_log_lines_are_prefixed_with_the_service_name_and_aligned():
     talk = (
         "import sys; print('你好，12320'); print('to stderr', file=sys.stderr); sys.stdout.flush(); "
