@@ -149,7 +149,7 @@ class TicketService:
         return now
 
 
-def open_ticket_service(database_url: str | None = None) -> TicketService:
+def open_ticket_service(database_url: str | None = None, *, clock: Callable[[], datetime] = utc_now) -> TicketService:
     """A service on `database_url`, else DATABASE_URL, else var/hotline.db in the repo; migrates the schema first."""
     engine = create_ticket_engine(database_url or TicketSettings().database_url)
     try:
@@ -157,7 +157,7 @@ def open_ticket_service(database_url: str | None = None) -> TicketService:
     except BaseException:
         engine.dispose()
         raise
-    return TicketService(engine)
+    return TicketService(engine, clock)
 
 
 def _validated(draft: TicketDraft) -> TicketDraft:
