@@ -21,7 +21,7 @@ NUMBER_PREFIX = "12320"
 NUMBER_PATTERN = re.compile(rf"{NUMBER_PREFIX}-(?P<day>\d{{8}})-(?P<sequence>\d{{6}})")
 # China has had no daylight saving since 1991, so a fixed offset is exact and needs no tzdata.
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
-_DASHES = re.compile(r"[\s‐‑‒–—―]+|(?<=\d)\s*-\s*(?=\d)")
+_DASHES = re.compile(r"[‐‑‒–—―]")
 
 
 def business_day(moment: datetime) -> date:
@@ -37,7 +37,7 @@ def format_number(day: date, sequence: int) -> str:
 
 def parse_number(text: str) -> str | None:
     """A ticket number as a citizen typed it (全角 digits, stray spaces or dashes) in canonical form, or None."""
-    compact = _DASHES.sub("-", unicodedata.normalize("NFKC", text).strip())
+    compact = "".join(_DASHES.sub("-", unicodedata.normalize("NFKC", text)).split())
     return compact if NUMBER_PATTERN.fullmatch(compact) else None
 
 
