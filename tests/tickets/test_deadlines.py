@@ -1,0 +1,60 @@
+"""限时办结: N working days after receipt, on a calendar that knows weekends, holidays and 调休."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bot.tickets import DEFAULT_DEADLINE_DAYS, DeadlinePolicy, TicketKind, WorkingCalendar
+
+PLAIN = WorkingCalendar()
+# 国务院办公厅 2025 holiday notice: 国庆节、中秋节 10月1日至8日放假调休，9月28日（周日）、10月11日（周六）上班.
+NATIONAL_DAY_2025 = WorkingCalendar(
+    holidays={date(2025, 10, day) for day in range(1, 9)},
+    makeup_workdays={date(2025, 9, 28), date(2025, 10, 11)},
+)
+
+
+@pytest.mark.parametrize(
+    ("received", "days", "due"),
+    [
+        (date(2026, 11, 23), 1, date(2026, 11, 24)),  # Monday: the day of receipt does not count
+        (date(2026, 11, 27), 1, date(2026, 11, 30)),  # Friday → Monday
+        (date(2026, 11, 28), 1, date(2026, 11, 30)),  # received on Saturday
+        (date(2026, 11, 27), 5, date(2026, 12, 4)),
+        (date(2026, 11, 23), 0, date(2026, 11, 23)),
+    ],
+)
+def test_weekends_are_skipped(received: date, days: int, due: date) -> None:
+    assert PLAIN.add_working_days(received, days) == due
+
+
+def test_holidays_are_skipped_and_makeup_workdays_count() -> None:
+    received = date(2025, 9, 26)  # Friday before the 8-day National Day break
+    assert NATIONAL_DAY_2025.is_working_day(date(2025, 9, 28))  # Sunday, 调休上班
+    assert not NATIONAL_DAY_2025.is_working_day(date(2025, 10, 6))  # Monday, 放假
+    assert NATIONAL_DAY_2025.add_working_days(received, 3) == date(2025, 9, 30)  # 28th (Sun), 29th, 30th
+    assert NATIONAL_DAY_2025.add_working_days(received, 4) == date(2025, 10, 9)  # straight over the holiday
+    assert NATIONAL_DAY_2025.add_working_days(received, 15) == date(2025, 10, 23)
+    assert PLAIN.add_working_days(received, 15) == date(2025, 10, 17)
+
+
+def test_default_days_per_kind() -> None:
+    policy = DeadlinePolicy()
+    monday = date(2026, 11, 23)
+    assert DEFAULT_DEADLINE_DAYS[TicketKind.DISCLOSURE_REQUEST] == 20  # 政府信息公开条例 Art. 33
+    assert policy.due_date(TicketKind.DISCLOSURE_REQUEST, monday) == date(2026, 12, 21)
+    for kind in (TicketKind.COMPLAINT, TicketKind.REPORT, TicketKind.SUGGESTION):
+        assert policy.due_date(kind, monday) == date(2026, 12, 14)
+
+
+def test_days_and_calendar_are_configurable() -> None:
+    policy = DeadlinePolicy(days_by_kind={**DEFAULT_DEADLINE_DAYS, TicketKind.REPORT: 5}, calendar=NATIONAL_DAY_2025)
+    # Received 9/30: the 9th, the 10th, Saturday the 11th (调休), the 13th, the 14th.
+    assert policy.due_date(TicketKind.REPORT, date(2025, 9, 30)) == date(2025, 10, 14)
+
+
+def test_negative_days_are_refused() -> None:
+    with pytest.raises(ValueError):
+        PLAIN.add_working_days(date(2026, 11, 23), -1)
