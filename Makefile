@@ -10,10 +10,10 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run test lint format index bench-retrieval bench-embedders bench-nlu lock clean
+.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu lock clean
 
 help:
-	@echo "make run    set everything up, build the knowledge index if stale, answer sample questions"
+	@echo "make run    set everything up, build the index and train the model if stale, start the assistant"
 	@echo "make test   set everything up and run the test suite"
 	@echo "make lint   ruff check and format check"
 	@echo "make bench-retrieval | bench-embedders   benchmarks (write benchmarks/results/*.md)"
@@ -43,7 +43,12 @@ $(RASA_VENV)/.installed: requirements/rasa.lock
 index: $(VENV)/.installed
 	$(VENV)/bin/hotline index ensure --out $(INDEX) knowledge
 
+# The assistant on embedded defaults: Rasa, the action server and the gateway on http://127.0.0.1:8000.
 run: setup index
+	$(VENV)/bin/hotline up --index $(INDEX)
+
+# Answers to sample questions straight from the index, without the conversation servers.
+ask: setup index
 	$(VENV)/bin/hotline index ask --index $(INDEX) \
 	  "孩子的出生医学证明丢了怎么补办，要带什么材料" \
 	  "12320热线能做什么，可以投诉吗" \

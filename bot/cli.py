@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from bot import nlu
+from bot import nlu, up
 from index import cli as index_cli
 
 
@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     index_cli.register(commands)
     nlu.register(commands)
+    up.register(commands)
     args = parser.parse_args(argv)
     index_cli.configure_logging(args.verbose)
     try:

@@ -23,7 +23,9 @@ def rasa_venv() -> Path:
 
 
 def rasa_env() -> dict[str, str]:
-    return {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # endpoints.yml reads the last two; `hotline up` sets them, other commands get these defaults.
+    defaults = {"HOTLINE_ACTIONS_PORT": "5055", "HOTLINE_TRACKER_DB": str(ROOT / "var" / "rasa-trackers.db")}
+    return {**defaults, **os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def model_path() -> Path:

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -51,3 +56,50 @@ def retriever(knowledge_index, embedder):
     from index.retriever import Retriever
 
     return Retriever(knowledge_index, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    from bot import nlu
+
+    if not (nlu.rasa_venv() / "bin" / "rasa").exists():
+        pytest.skip("run `make setup` to create .venv-rasa")
+    # Rasa fingerprints data and config: unchanged, this reuses the last model in seconds.
+    return nlu.train()
+
+
+@dataclass(frozen=True)
+class Stack:
+    """`hotline up` on loopback: real Rasa, real action server, real gateway, a fresh database."""
+
+    url: str
+    database_url: str
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def hotline_stack(tmp_path_factory, trained_model, knowledge_index) -> Iterator[Stack]:
+    from bot.supervisor import free_port, wait_for_http
+
+    var = tmp_path_factory.mktemp("var")
+    database_url = f"sqlite:///{var / 'hotline.db'}"
+    ports = [free_port() for _ in range(3)]
+    log = var / "hotline-up.log"
+    command = [str(Path(sys.executable).with_name("hotline")), "up", "--no-train", "--index", str(knowledge_index)]
+    command += ["--var", str(var), "--port", str(ports[0]), "--rasa-port", str(ports[1])]
+    command += ["--actions-port", str(ports[2])]
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "DATABASE_URL": database_url}
+        )
+    url = f"http://127.0.0.1:{ports[0]}"
+    try:
+        if not wait_for_http(f"{url}/healthz", timeout=300):
+            pytest.fail(f"hotline up did not come up:\n{log.read_text()[-3000:]}")
+        yield Stack(url, database_url, log)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -6,19 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from bot import nlu
-
 HOTLINE = str(Path(sys.executable).with_name("hotline"))
-
-
-@pytest.fixture(scope="session")
-def trained_model() -> Path:
-    if not (nlu.rasa_venv() / "bin" / "rasa").exists():
-        pytest.skip("run `make setup` to create .venv-rasa")
-    # Rasa fingerprints data and config: unchanged, this reuses the last model in seconds.
-    return nlu.train()
 
 
 def test_classify_streams_intents_for_jsonl(trained_model):

@@ -32,3 +32,23 @@ def test_rasa_is_the_pinned_version():
         timeout=120,
     )
     assert version.stdout.strip() == "3.6.21"
+
+
+def test_end_to_end_stories_pass(trained_model, tmp_path):
+    """tests/test_stories.yml through `rasa test`: the citizen's words, the trained NLU, every action."""
+    from bot.nlu import rasa_env
+
+    result = subprocess.run(
+        [
+            *(str(RASA), "test", "core", "--model", str(trained_model), "--stories", "tests/test_stories.yml"),
+            *("--out", str(tmp_path), "--fail-on-prediction-errors", "--no-plot"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=rasa_env(),
+    )
+    failed = tmp_path / "failed_test_stories.yml"
+    details = failed.read_text(encoding="utf-8") if failed.exists() else ""
+    assert result.returncode == 0, details[-3000:] + result.stdout[-2000:] + result.stderr[-2000:]

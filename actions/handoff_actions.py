@@ -1,0 +1,65 @@
+"""Handing the conversation to a human: on request, on repeated failure, on an emergency.
+
+The action only marks the conversation (slots `handoff`, `handoff_reason`); the gateway owns the
+queue and stops calling the bot while a human owns the conversation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.knowledge_actions import record_failure
+from actions.replies import utter
+from bot.emergency import EMERGENCY_GUIDANCE
+
+HANDOFF = "好的，正在为您转接人工客服，请稍候。转接期间您发的消息会直接交给工作人员。"
+NOT_UNDERSTOOD = "抱歉，我没太明白。您可以换个说法，比如“出生医学证明怎么办理”“我要投诉”。"
+
+
+def handoff_events(reason: str) -> list[EventType]:
+    return [
+        SlotSet("handoff", True),
+        SlotSet("handoff_reason", reason),
+        SlotSet("human_offered", False),
+        SlotSet("failures_in_a_row", 0),
+    ]
+
+
+class ActionHandoff(Action):
+    def name(self) -> str:
+        return "action_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        reason = "offered_after_failures" if tracker.get_slot("human_offered") else "requested"
+        utter(dispatcher, HANDOFF, handoff={"reason": reason, "priority": "normal"})
+        return handoff_events(reason)
+
+
+class ActionEmergency(Action):
+    def name(self) -> str:
+        return "action_emergency"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        utter(dispatcher, EMERGENCY_GUIDANCE, handoff={"reason": "emergency", "priority": "urgent"})
+        return handoff_events("emergency")
+
+
+class ActionFallback(Action):
+    def name(self) -> str:
+        return "action_fallback"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        return record_failure(dispatcher, tracker, NOT_UNDERSTOOD)
+
+
+class ActionDeclineHuman(Action):
+    def name(self) -> str:
+        return "action_decline_human"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        utter(dispatcher, "好的。您可以换个说法再问我，需要时随时说“转人工”。")
+        return [SlotSet("human_offered", False), SlotSet("failures_in_a_row", 0)]

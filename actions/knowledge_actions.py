@@ -1,0 +1,56 @@
+"""Questions about policy, health and services, answered from the knowledge index."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answering import Answerer
+from actions.replies import HUMAN_BUTTON, latest_user_text, utter
+from index.retriever import Retriever
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Bot failures in a row after which a human is offered (一次不行就换人, 不让群众反复说).
+FAILURES_BEFORE_HUMAN = 2
+OFFER_HUMAN = "抱歉，这次还是没能帮到您。需要为您转接人工客服吗？"
+
+_answerer: Answerer | None = None
+_answerer_lock = threading.Lock()
+
+
+def answerer() -> Answerer:
+    """Loaded once per process; the index directory comes from HOTLINE_INDEX."""
+    global _answerer
+    with _answerer_lock:
+        if _answerer is None:
+            index = Path(os.environ.get("HOTLINE_INDEX", ROOT / "var" / "index" / "knowledge"))
+            _answerer = Answerer(Retriever(index))
+        return _answerer
+
+
+def record_failure(dispatcher: CollectingDispatcher, tracker: Tracker, text: str) -> list[EventType]:
+    """Say `text`; at the second failure in a row, offer a human as well."""
+    failures = int(tracker.get_slot("failures_in_a_row") or 0) + 1
+    if failures >= FAILURES_BEFORE_HUMAN:
+        utter(dispatcher, f"{text}\n{OFFER_HUMAN}", buttons=[HUMAN_BUTTON, {"title": "不用了", "payload": "/deny"}])
+        return [SlotSet("failures_in_a_row", failures), SlotSet("human_offered", True)]
+    utter(dispatcher, text, buttons=[HUMAN_BUTTON])
+    return [SlotSet("failures_in_a_row", failures)]
+
+
+class ActionAnswer(Action):
+    def name(self) -> str:
+        return "action_answer"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        answer = answerer().answer(latest_user_text(tracker))
+        if not answer.found:
+            return record_failure(dispatcher, tracker, answer.text)
+        utter(dispatcher, answer.text, citations=answer.citations)
+        return [SlotSet("failures_in_a_row", 0), SlotSet("human_offered", False)]

@@ -1,0 +1,49 @@
+"""What an action sends besides text: citations and buttons, in one shape for every channel.
+
+Citations travel in the message's custom payload; the gateway merges them back into the message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.answering import Citation
+
+HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
+COMPLAINT_BUTTON = {"title": "我要投诉", "payload": "/complaint"}
+
+
+def citation_payload(citation: Citation) -> dict[str, str]:
+    return {"doc_id": citation.doc_id, "title": citation.title, "section": citation.section, "url": citation.url}
+
+
+def utter(
+    dispatcher: CollectingDispatcher,
+    text: str,
+    *,
+    citations: list[Citation] | None = None,
+    buttons: list[dict[str, str]] | None = None,
+    **payload: Any,
+) -> None:
+    custom: dict[str, Any] = dict(payload)
+    if citations:
+        custom["citations"] = [citation_payload(c) for c in citations]
+    if custom:
+        dispatcher.utter_message(text=text, buttons=buttons or [], json_message=custom)
+    else:
+        dispatcher.utter_message(text=text, buttons=buttons or [])
+
+
+def latest_user_text(tracker: Tracker) -> str:
+    return (tracker.latest_message or {}).get("text") or ""
+
+
+def channel_of(tracker: Tracker) -> str:
+    """The citizen's channel (web, phone, sms, wechat), as the gateway put it in the metadata."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return str((event.get("metadata") or {}).get("channel") or "web")
+    return "web"

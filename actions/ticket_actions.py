@@ -1,0 +1,328 @@
+"""投诉, 举报, 建议 and 依申请公开: one form takes the facts down, reads them back, files a ticket.
+
+The kind comes from the intent that started the form; the wording of the questions follows it
+(domain.yml). Validation is forgiving about how citizens speak ("不清楚", "匿名", "+86 139 …")
+and strict about what a ticket needs: a real mainland phone number and an explicit yes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.replies import channel_of, latest_user_text, utter
+from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
+from bot.tickets.privacy import mask_phone, normalize_mainland_phone
+
+KIND_LABELS = {
+    TicketKind.COMPLAINT: "投诉",
+    TicketKind.REPORT: "举报",
+    TicketKind.SUGGESTION: "建议",
+    TicketKind.DISCLOSURE_REQUEST: "政府信息公开申请",
+}
+STATUS_LABELS = {
+    "received": "已受理",
+    "assigned": "已分派承办单位",
+    "in_progress": "办理中",
+    "replied": "已答复",
+    "closed": "已办结",
+}
+FORM_SLOTS = (
+    "description",
+    "location",
+    "occurred_at",
+    "subject",
+    "contact_name",
+    "phone",
+    "contact_consent",
+    "confirmed",
+    "ticket_cancelled",
+)
+TICKET_ID = re.compile(r"12320-\d{8}-\d{6}")
+
+_CANCEL = re.compile(r"^(取消|算了|不办了|不用了|不要了|不登记了|不投诉了|不举报了|退出)[。！!.]*$")
+_UNKNOWN = re.compile(r"^(不清楚|不知道|不记得|忘了|记不清|没有|无|不涉及|不限|没)[了。！!.]*$")
+_ANONYMOUS = re.compile(r"匿名|不留|不方便|不想说|保密")
+_NO = re.compile(r"不同意|不可以|不行|不好|不要|不用|不愿意|^否|^不$|拒绝|别")
+_YES = re.compile(r"同意|可以|行|好|是|对|嗯|确认|没问题|没错|ok|OK|Ok")
+_CHANGE = re.compile(r"修改|不对|错了|有误|改一下|重新")
+
+
+@cache
+def ticket_service() -> TicketService:
+    return open_ticket_service()
+
+
+Validator = Callable[..., dict[str, Any]]
+
+
+def ignores_resets(validate: Validator) -> Validator:
+    """Starting a form clears its slots, and rasa-sdk validates every slot set this turn, cleared
+    ones included: a cleared slot is not an answer to complain about."""
+
+    @wraps(validate)
+    def wrapper(self: Any, value: Any, *args: Any) -> dict[str, Any]:
+        return {} if value is None else validate(self, value, *args)
+
+    return wrapper
+
+
+def _plain(text: Any) -> str:
+    return unicodedata.normalize("NFKC", str(text or "")).strip()
+
+
+def _intro(kind: TicketKind) -> str:
+    return f"好的，我来帮您登记{KIND_LABELS[kind]}。需要问您几个问题，中途说“取消”即可退出。"
+
+
+class ActionStartTicket(Action):
+    """Sets the kind and clears the last form; a message that already tells the story fills it in."""
+
+    def name(self) -> str:
+        return "action_start_ticket"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        kind = TicketKind(tracker.get_intent_of_latest_message())
+        events: list[EventType] = [SlotSet(slot, None) for slot in FORM_SLOTS]
+        events.append(SlotSet("ticket_kind", kind.value))
+        text = _plain(latest_user_text(tracker))
+        if not text.startswith("/") and _story_length(text) >= 12:
+            events.append(SlotSet("description", text))
+        utter(dispatcher, _intro(kind))
+        return events
+
+
+def _story_length(text: str) -> int:
+    """Characters left once the request itself ("我要投诉", "想举报一下") is taken out."""
+    return len(re.sub(r"我?(要|想)?(投诉|举报|反映|提个?建议|建议|申请(政府)?信息公开|依申请公开)(一下)?", "", text))
+
+
+class ValidateTicketForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_ticket_form"
+
+    async def required_slots(
+        self, domain_slots: list[str], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        # Cancelled: nothing left to ask, so the form ends and the submit action files nothing.
+        return [] if tracker.get_slot("ticket_cancelled") else domain_slots
+
+    def _cancel(self, dispatcher: CollectingDispatcher, slot: str) -> dict[str, Any]:
+        return {slot: None, "ticket_cancelled": True}
+
+    @ignores_resets
+    def validate_description(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = _plain(value)
+        if _CANCEL.match(text):
+            return self._cancel(dispatcher, "description")
+        if len(text) < 4:
+            utter(dispatcher, "请再说具体一些，比如什么事、造成了什么影响。")
+            return {"description": None}
+        return {"description": text}
+
+    def _free_text(self, slot: str, value: Any, dispatcher: CollectingDispatcher) -> dict[str, Any]:
+        text = _plain(value)
+        if _CANCEL.match(text):
+            return self._cancel(dispatcher, slot)
+        if not text:
+            return {slot: None}
+        return {slot: "不清楚" if _UNKNOWN.match(text) else text[:500]}
+
+    @ignores_resets
+    def validate_location(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._free_text("location", value, dispatcher)
+
+    @ignores_resets
+    def validate_occurred_at(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._free_text("occurred_at", value, dispatcher)
+
+    @ignores_resets
+    def validate_subject(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._free_text("subject", value, dispatcher)
+
+    @ignores_resets
+    def validate_contact_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = _plain(value)
+        if _CANCEL.match(text):
+            return self._cancel(dispatcher, "contact_name")
+        if _ANONYMOUS.search(text):
+            if tracker.get_slot("ticket_kind") == TicketKind.DISCLOSURE_REQUEST:
+                # 条例 Art. 29: an application names its applicant.
+                utter(dispatcher, "依申请公开需要申请人的姓名或单位名称，不能匿名。")
+                return {"contact_name": None}
+            return {"contact_name": "匿名"}
+        name = re.sub(r"^(我叫|我是|叫我|姓名|名字)[:：]?", "", text).strip()
+        if not name or len(name) > 30:
+            utter(dispatcher, "请说一下您的姓名或称呼（30个字以内）。")
+            return {"contact_name": None}
+        return {"contact_name": name}
+
+    @ignores_resets
+    def validate_phone(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = _plain(value)
+        if _CANCEL.match(text):
+            return self._cancel(dispatcher, "phone")
+        phone = normalize_mainland_phone(text)
+        if phone is None:
+            utter(dispatcher, "这个号码好像不对。请说11位手机号，或带区号的固定电话，比如010-12345678。")
+            return {"phone": None}
+        return {"phone": phone}
+
+    @ignores_resets
+    def validate_contact_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = _plain(value)
+        if _NO.search(text):  # before yes: "不同意" contains "同意"
+            return {"contact_consent": "no"}
+        if _YES.search(text):
+            return {"contact_consent": "yes"}
+        if _CANCEL.match(text):
+            return self._cancel(dispatcher, "contact_consent")
+        utter(dispatcher, "请回答“同意”或“不同意”。")
+        return {"contact_consent": None}
+
+    @ignores_resets
+    def validate_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = _plain(value)
+        if _CANCEL.match(text) or _CHANGE.search(text) or _NO.search(text):
+            return {"confirmed": "no", "ticket_cancelled": True}
+        if _YES.search(text) or text in {"提交", "确认提交"}:
+            return {"confirmed": "yes"}
+        utter(dispatcher, "请回答“确认”提交，或“取消”。")
+        return {"confirmed": None}
+
+
+class ActionAskConfirmed(Action):
+    """Reads everything back before filing (一次核对): a wrong phone number means no reply ever arrives."""
+
+    def name(self) -> str:
+        return "action_ask_confirmed"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        kind = TicketKind(tracker.get_slot("ticket_kind"))
+        consent = "同意" if tracker.get_slot("contact_consent") == "yes" else "不同意"
+        lines = [
+            f"请核对您的{KIND_LABELS[kind]}：",
+            f"内容：{tracker.get_slot('description')}",
+            f"地点：{tracker.get_slot('location')}",
+            f"时间：{tracker.get_slot('occurred_at')}",
+            f"涉及单位或人员：{tracker.get_slot('subject')}",
+            f"姓名：{tracker.get_slot('contact_name')}",
+            f"联系电话：{mask_phone(tracker.get_slot('phone') or '')}",
+            f"同意电话联系：{consent}",
+            "无误请回答“确认”，需要修改请回答“修改”（将重新登记）。",
+        ]
+        buttons = [{"title": "确认提交", "payload": "确认"}, {"title": "修改", "payload": "修改"}]
+        utter(dispatcher, "\n".join(lines), buttons=buttons)
+        return []
+
+
+def idempotency_key(sender_id: str, kind: str, fields: dict[str, Any]) -> str:
+    """The same citizen filing the same facts again (a retried message) gets the same ticket."""
+    material = "\x1f".join([sender_id, kind, *(str(fields[k]) for k in sorted(fields))])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+class ActionSubmitTicket(Action):
+    def name(self) -> str:
+        return "action_submit_ticket"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        reset = [SlotSet(slot, None) for slot in FORM_SLOTS]
+        if tracker.get_slot("ticket_cancelled") or tracker.get_slot("confirmed") != "yes":
+            utter(dispatcher, "好的，这次没有提交。需要重新登记时，直接告诉我就行。")
+            return reset
+        kind = TicketKind(tracker.get_slot("ticket_kind"))
+        fields = {slot: tracker.get_slot(slot) for slot in ("description", "location", "occurred_at", "subject")}
+        name = tracker.get_slot("contact_name")
+        phone = tracker.get_slot("phone")
+        draft = TicketDraft(
+            kind=kind,
+            name=None if name == "匿名" else name,
+            phone=phone,
+            consent_to_contact=tracker.get_slot("contact_consent") == "yes",
+            channel=channel_of(tracker),
+            sender_id=tracker.sender_id,
+            idempotency_key=idempotency_key(tracker.sender_id, kind.value, {**fields, "phone": phone}),
+            **fields,
+        )
+        receipt = ticket_service().create(draft)  # committed before the citizen hears the number
+        due = f"{receipt.due_date.year}年{receipt.due_date.month}月{receipt.due_date.day}日"
+        utter(
+            dispatcher,
+            f"已受理您的{KIND_LABELS[kind]}，工单号：{receipt.number}。\n"
+            f"承办单位：{receipt.department}。按规定将于{due}前办结并答复您。\n"
+            "请记好工单号，之后可凭工单号和登记电话后四位随时查询进度。",
+            ticket_id=receipt.number,
+        )
+        return [*reset, SlotSet("filed_ticket", receipt.number)]
+
+
+class ValidateQueryTicketForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_query_ticket_form"
+
+    @ignores_resets
+    def validate_ticket_id(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        found = TICKET_ID.search(_plain(value) or _plain(latest_user_text(tracker)))
+        if not found:
+            utter(dispatcher, "没有识别到工单号，格式是 12320-年月日-六位数字。")
+            return {"ticket_id": None}
+        return {"ticket_id": found.group()}
+
+    @ignores_resets
+    def validate_query_phone_last4(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        digits = re.sub(r"\D", "", _plain(value))
+        if len(digits) != 4:
+            utter(dispatcher, "请说登记电话的最后4位数字。")
+            return {"query_phone_last4": None}
+        return {"query_phone_last4": digits}
+
+
+class ActionReportTicketStatus(Action):
+    def name(self) -> str:
+        return "action_report_ticket_status"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
+        number, last4 = tracker.get_slot("ticket_id"), tracker.get_slot("query_phone_last4")
+        view = ticket_service().status_for_citizen(number or "", last4 or "")
+        reset = [SlotSet("ticket_id", None), SlotSet("query_phone_last4", None)]
+        if view is None:  # one answer for "no such ticket" and "wrong phone": nothing is revealed
+            utter(dispatcher, "没有查到与工单号和电话后四位都匹配的工单，请核对后再试，或转人工查询。")
+            return reset
+        due = f"{view.due_date.year}年{view.due_date.month}月{view.due_date.day}日"
+        status = STATUS_LABELS.get(str(view.status), str(view.status))
+        utter(
+            dispatcher,
+            f"工单 {view.number}（{KIND_LABELS[TicketKind(view.kind)]}）当前状态：{status}。\n"
+            f"承办单位：{view.department}，办结期限：{due}。",
+        )
+        return reset

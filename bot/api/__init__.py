@@ -1,0 +1,1 @@
+"""HTTP routers: thin, each turns a request into a call on a domain module."""

@@ -1,0 +1,29 @@
+"""Settings from the environment, with safe defaults for a laptop (ARCHITECTURE.md: Configuration)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
+
+    #: Rasa's HTTP server; the gateway talks to it over our own input channel.
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_timeout_s: float = 30.0
+    #: Tickets, audit, ownership. PostgreSQL in deployment, an SQLite file by default.
+    database_url: str = Field(
+        default=f"sqlite:///{ROOT / 'var' / 'hotline.db'}",
+        validation_alias=AliasChoices("DATABASE_URL", "HOTLINE_DATABASE_URL"),
+    )
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,229 @@
+"""POST /api/chat through the real stack: `hotline up` with a model trained in this run, the real
+action server answering from a real index, tickets in a real SQLite file."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import httpx
+import pytest
+
+from bot.tickets import open_ticket_service
+
+TICKET_NUMBER = re.compile(r"^12320-\d{8}-\d{6}$")
+
+
+class Citizen:
+    """One conversation: a fresh sender id, and the replies of each turn."""
+
+    def __init__(self, url: str):
+        self.sender_id = f"test-{uuid.uuid4().hex[:12]}"
+        self.http = httpx.Client(base_url=url, timeout=120)
+
+    def say(self, text: str) -> dict:
+        response = self.http.post("/api/chat", json={"sender_id": self.sender_id, "text": text})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+
+def texts(turn: dict) -> str:
+    return "\n".join(message["text"] for message in turn["messages"])
+
+
+@pytest.fixture
+def citizen(hotline_stack) -> Citizen:
+    return Citizen(hotline_stack.url)
+
+
+def test_service_question_gets_the_one_time_notice_with_its_citation(citizen):
+    turn = citizen.say("孩子的出生医学证明丢了怎么补办，要带什么材料")
+    assert turn["intent"]["name"] == "ask_service"
+    assert 0 < turn["intent"]["confidence"] <= 1
+    assert turn["handoff"] is False and turn["ticket_id"] is None
+    answer = turn["messages"][0]
+    assert "出生医学证明" in answer["text"] and "来源：" in answer["text"]
+    assert answer["citations"], "an answer always carries its source"
+    citation = answer["citations"][0]
+    assert "出生医学证明" in citation["title"] and citation["doc_id"]
+    assert set(citation) == {"doc_id", "title", "section", "url"}
+
+
+def test_health_question_is_answered_from_the_faq(citizen):
+    turn = citizen.say("被狗咬了要不要打狂犬疫苗")
+    assert turn["intent"]["name"] == "ask_health"
+    assert turn["messages"][0]["citations"]
+    assert "狂犬" in turn["messages"][0]["text"]
+
+
+FORM_ANSWERS = {
+    "complaint": [
+        "我要投诉",
+        "市第三医院挂号处多收了我50元挂号费，还不给退",
+        "市第三医院门诊楼一层",
+        "上周五上午",
+        "挂号处工作人员",
+        "张三",
+    ],
+    "report": [
+        "我要举报",
+        "小区门口有人无证行医，给人打针输液",
+        "幸福路12号",
+        "最近一个月天天都有",
+        "一个姓王的人",
+        "匿名",
+    ],
+    "suggestion": [
+        "我想提个建议",
+        "建议社区医院周末也开放疫苗接种",
+        "朝阳区各社区卫生服务中心",
+        "不清楚",
+        "社区卫生服务中心",
+        "李四",
+    ],
+    "disclosure_request": [
+        "我要申请政府信息公开",
+        "2025年本市医疗机构执业登记的名单",
+        "本市",
+        "2025年",
+        "市卫生健康委员会",
+        "王五",
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", list(FORM_ANSWERS))
+def test_each_form_reads_back_and_files_a_ticket(citizen, hotline_stack, kind):
+    opening, *answers = FORM_ANSWERS[kind]
+    turn = citizen.say(opening)
+    assert turn["intent"]["name"] == kind
+    for answer in answers:
+        turn = citizen.say(answer)
+        assert turn["ticket_id"] is None
+    assert "电话" in texts(turn)
+
+    turn = citizen.say("12345")  # not a phone number: asked again, nothing lost
+    assert "号码好像不对" in texts(turn)
+    turn = citizen.say("+86 139 1234 5678")
+    assert "同意" in texts(turn)
+    turn = citizen.say("同意")
+    readback = texts(turn)
+    assert "请核对" in readback and "139****5678" in readback and "13912345678" not in readback
+    assert answers[0] in readback
+
+    turn = citizen.say("确认")
+    number = turn["ticket_id"]
+    assert number and TICKET_NUMBER.match(number)
+    assert number in texts(turn) and "承办单位" in texts(turn) and "前办结" in texts(turn)
+
+    service = open_ticket_service(hotline_stack.database_url)
+    ticket = service.get(number)
+    assert ticket is not None and str(ticket.kind) == kind
+    assert ticket.description == answers[0]
+    assert ticket.phone_masked == "139****5678"
+    assert ticket.consent_to_contact is True
+    assert ticket.channel == "web"
+
+    again = citizen.say("确认")  # a late duplicate of the last message files nothing new
+    assert again["ticket_id"] is None
+
+
+def test_a_story_told_up_front_is_not_asked_again(citizen):
+    turn = citizen.say("我要投诉市中心医院急诊科医生态度恶劣，推诿病人")
+    assert turn["intent"]["name"] == "complaint"
+    assert "发生了什么" not in texts(turn)
+    assert "什么地方" in texts(turn)
+
+
+def test_disclosure_request_needs_a_named_applicant(citizen):
+    for text in FORM_ANSWERS["disclosure_request"][:5]:
+        citizen.say(text)
+    turn = citizen.say("匿名")
+    assert "不能匿名" in texts(turn)
+
+
+def test_cancel_mid_form_files_nothing(citizen):
+    citizen.say("我要投诉")
+    citizen.say("诊所乱收费")
+    turn = citizen.say("取消")
+    assert "没有提交" in texts(turn)
+    assert turn["ticket_id"] is None
+    turn = citizen.say("你好")
+    assert turn["intent"]["name"] == "greet"
+
+
+def test_ticket_status_needs_the_number_and_the_phone(citizen, hotline_stack):
+    opening, *answers = FORM_ANSWERS["complaint"]
+    for text in [opening, *answers, "13912345678", "同意"]:
+        citizen.say(text)
+    number = citizen.say("确认")["ticket_id"]
+
+    asker = Citizen(hotline_stack.url)
+    asker.say("我想查一下工单进度")
+    turn = asker.say(number)
+    assert "后四位" in texts(turn)
+    wrong = asker.say("0000")
+    assert number not in texts(wrong) and "没有查到" in texts(wrong)
+
+    asker.say("我想查一下工单进度")
+    asker.say(number)
+    right = asker.say("5678")
+    assert number in texts(right) and "已受理" in texts(right)
+
+
+def test_request_human_hands_off_and_the_bot_then_stays_silent(citizen):
+    turn = citizen.say("我要找人工客服")
+    assert turn["intent"]["name"] == "request_human"
+    assert turn["handoff"] is True
+    assert "人工" in texts(turn)
+    held = citizen.say("你好，在吗")
+    assert held["handoff"] is True and held["intent"] is None  # Rasa was not called
+    assert "转给人工客服" in texts(held)
+
+
+def test_two_failures_in_a_row_offer_a_human(citizen):
+    first = citizen.say("/nlu_fallback")
+    assert first["handoff"] is False
+    second = citizen.say("/nlu_fallback")
+    assert "转接人工" in texts(second)
+    assert {"title": "转人工", "payload": "/request_human"} in second["messages"][-1]["buttons"]
+    accepted = citizen.say("好的")
+    assert accepted["handoff"] is True
+
+
+def test_emergency_gets_120_guidance_first_and_a_priority_handoff(citizen):
+    turn = citizen.say("快来人，我爸突然晕倒了叫不醒")
+    assert turn["intent"]["name"] == "emergency"
+    first = turn["messages"][0]["text"]
+    assert "120" in first[:40] and "110" in first
+    assert turn["handoff"] is True
+
+
+def test_anger_gets_an_apology_and_a_way_out(citizen):
+    turn = citizen.say("打了好几次电话都没人管！！！")
+    first = turn["messages"][0]
+    assert "抱歉" in first["text"]
+    assert {b["payload"] for b in first["buttons"]} == {"/request_human", "/complaint"}
+
+
+def test_out_of_scope_says_what_the_hotline_does(citizen):
+    turn = citizen.say("帮我订一张去上海的机票")
+    assert turn["intent"]["name"] == "out_of_scope"
+    assert "服务范围" in texts(turn)
+    assert turn["handoff"] is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"sender_id": "x"}, {"sender_id": "", "text": "你好"}, {"sender_id": "x", "text": "   "}, {"text": "你好"}],
+)
+def test_bad_requests_get_a_clear_error(hotline_stack, body):
+    response = httpx.post(f"{hotline_stack.url}/api/chat", json=body, timeout=30)
+    assert response.status_code == 422
+    assert response.json()["detail"]
+
+
+def test_web_chat_page_is_served(hotline_stack):
+    response = httpx.get(hotline_stack.url + "/", timeout=30)
+    assert response.status_code == 200
+    assert "/api/chat" in response.text and "12320" in response.text
