@@ -20,6 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.replies import channel_of, latest_user_text, utter
+from bot.emergency import is_emergency
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
 from bot.tickets.privacy import mask_phone, normalize_mainland_phone
 
@@ -54,6 +55,8 @@ _UNKNOWN = re.compile(r"^(不清楚|不知道|不记得|忘了|记不清|没有|
 _ANONYMOUS = re.compile(r"匿名|不留|不方便|不想说|保密")
 _NO = re.compile(r"不同意|不可以|不行|不好|不要|不用|不愿意|^否|^不$|拒绝|别")
 _YES = re.compile(r"同意|可以|行|好|是|对|嗯|确认|没问题|没错|ok|OK|Ok")
+#: Said in the middle of a form, these leave the form (rules.yml) instead of answering the question.
+_HUMAN_REQUEST = re.compile(r"转人工|人工客服|找人工|接人工|要人工|人工服务|真人|转接客服|^人工$|^客服$")
 _CHANGE = re.compile(r"修改|不对|错了|有误|改一下|重新")
 
 
@@ -77,6 +80,7 @@ def ignores_resets(validate: Validator) -> Validator:
 
 
 def _plain(text: Any) -> str:
+    """For matching only: NFKC turns ，into , — what is stored keeps the citizen's own text."""
     return unicodedata.normalize("NFKC", str(text or "")).strip()
 
 
@@ -94,8 +98,8 @@ class ActionStartTicket(Action):
         kind = TicketKind(tracker.get_intent_of_latest_message())
         events: list[EventType] = [SlotSet(slot, None) for slot in FORM_SLOTS]
         events.append(SlotSet("ticket_kind", kind.value))
-        text = _plain(latest_user_text(tracker))
-        if not text.startswith("/") and _story_length(text) >= 12:
+        text = latest_user_text(tracker).strip()
+        if not text.startswith("/") and _story_length(_plain(text)) >= 12:
             events.append(SlotSet("description", text))
         utter(dispatcher, _intro(kind))
         return events
@@ -116,6 +120,55 @@ class ValidateTicketForm(FormValidationAction):
         # Cancelled: nothing left to ask, so the form ends and the submit action files nothing.
         return [] if tracker.get_slot("ticket_cancelled") else domain_slots
 
+    def _answer_to(self, slot: str, tracker: Tracker) -> dict[str, Any]:
+        """The citizen's message answers the question the form asked, unless they asked to leave."""
+        if tracker.active_loop_name != "ticket_form" or tracker.get_slot("requested_slot") != slot:
+            return {}
+        text = latest_user_text(tracker).strip()
+        if not text or text.startswith("/") or _HUMAN_REQUEST.search(text) or is_emergency(text):
+            return {}  # nothing extracted: the form yields and the rules hand off
+        return {slot: text}
+
+    async def extract_description(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._answer_to("description", tracker)
+
+    async def extract_location(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._answer_to("location", tracker)
+
+    async def extract_occurred_at(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._answer_to("occurred_at", tracker)
+
+    async def extract_subject(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._answer_to("subject", tracker)
+
+    async def extract_contact_name(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._answer_to("contact_name", tracker)
+
+    async def extract_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._answer_to("phone", tracker)
+
+    async def extract_contact_consent(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._answer_to("contact_consent", tracker)
+
+    async def extract_confirmed(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._answer_to("confirmed", tracker)
+
     def _cancel(self, dispatcher: CollectingDispatcher, slot: str) -> dict[str, Any]:
         return {slot: None, "ticket_cancelled": True}
 
@@ -123,9 +176,9 @@ class ValidateTicketForm(FormValidationAction):
     def validate_description(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        text = _plain(value)
-        if _CANCEL.match(text):
+        if _CANCEL.match(_plain(value)):
             return self._cancel(dispatcher, "description")
+        text = str(value).strip()
         if len(text) < 4:
             utter(dispatcher, "请再说具体一些，比如什么事、造成了什么影响。")
             return {"description": None}
@@ -137,7 +190,7 @@ class ValidateTicketForm(FormValidationAction):
             return self._cancel(dispatcher, slot)
         if not text:
             return {slot: None}
-        return {slot: "不清楚" if _UNKNOWN.match(text) else text[:500]}
+        return {slot: "不清楚" if _UNKNOWN.match(text) else str(value).strip()[:500]}
 
     @ignores_resets
     def validate_location(
@@ -170,7 +223,7 @@ class ValidateTicketForm(FormValidationAction):
                 utter(dispatcher, "依申请公开需要申请人的姓名或单位名称，不能匿名。")
                 return {"contact_name": None}
             return {"contact_name": "匿名"}
-        name = re.sub(r"^(我叫|我是|叫我|姓名|名字)[:：]?", "", text).strip()
+        name = re.sub(r"^(我叫|我是|叫我|姓名|名字)[:：]?", "", str(value).strip()).strip()
         if not name or len(name) > 30:
             utter(dispatcher, "请说一下您的姓名或称呼（30个字以内）。")
             return {"contact_name": None}
