@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu lock clean
+.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-turns lock clean
 
 help:
 	@echo "make run    set everything up, build the index and train the model if stale, start the assistant"
@@ -71,6 +71,10 @@ bench-retrieval: $(VENV)/.installed
 
 bench-embedders: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/embedders.py
+
+bench-turns: setup index
+	$(VENV)/bin/hotline nlu train
+	$(VENV)/bin/python benchmarks/turns.py
 
 bench-nlu: setup
 	$(VENV)/bin/hotline nlu train

@@ -12,8 +12,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.knowledge_actions import record_failure
-from actions.replies import utter
+from actions.knowledge_actions import answer_or_fail
+from actions.replies import latest_user_text, utter
 from bot.emergency import EMERGENCY_GUIDANCE
 
 HANDOFF = "好的，正在为您转接人工客服，请稍候。转接期间您发的消息会直接交给工作人员。"
@@ -53,7 +53,9 @@ class ActionFallback(Action):
         return "action_fallback"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        return record_failure(dispatcher, tracker, NOT_UNDERSTOOD)
+        # The intent was unclear, but the words may still be a question the knowledge base answers well:
+        # a trusted passage beats "please rephrase".
+        return answer_or_fail(dispatcher, tracker, latest_user_text(tracker), failure_text=NOT_UNDERSTOOD)
 
 
 class ActionDeclineHuman(Action):

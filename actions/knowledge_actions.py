@@ -44,13 +44,20 @@ def record_failure(dispatcher: CollectingDispatcher, tracker: Tracker, text: str
     return [SlotSet("failures_in_a_row", failures)]
 
 
+def answer_or_fail(
+    dispatcher: CollectingDispatcher, tracker: Tracker, question: str, failure_text: str | None = None
+) -> list[EventType]:
+    """A trusted answer with its citations, or a counted failure (the honest no-answer by default)."""
+    answer = answerer().answer(question)
+    if not answer.found:
+        return record_failure(dispatcher, tracker, failure_text or answer.text)
+    utter(dispatcher, answer.text, citations=answer.citations)
+    return [SlotSet("failures_in_a_row", 0), SlotSet("human_offered", False)]
+
+
 class ActionAnswer(Action):
     def name(self) -> str:
         return "action_answer"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        answer = answerer().answer(latest_user_text(tracker))
-        if not answer.found:
-            return record_failure(dispatcher, tracker, answer.text)
-        utter(dispatcher, answer.text, citations=answer.citations)
-        return [SlotSet("failures_in_a_row", 0), SlotSet("human_offered", False)]
+        return answer_or_fail(dispatcher, tracker, latest_user_text(tracker))

@@ -1,0 +1,46 @@
+"""The web chat page in a real browser (Debian's chromium, driven by Playwright) against the real stack."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def test_a_question_typed_in_the_page_is_answered_with_its_source(browser, hotline_stack):
+    page = browser.new_page()
+    page.goto(hotline_stack.url + "/")
+    page.fill("#text", "被狗咬了怎么处理")
+    page.press("#text", "Enter")
+    answer = page.locator(".msg.bot").first
+    answer.wait_for(timeout=60_000)
+    assert "狂犬" in answer.inner_text()
+    citation = answer.locator(".cite")
+    assert "健康知识" in citation.first.inner_text()
+    page.close()
+
+
+def test_buttons_send_their_payload(browser, hotline_stack):
+    page = browser.new_page()
+    page.goto(hotline_stack.url + "/")
+    page.fill("#text", "帮我订一张去上海的机票")
+    page.press("#text", "Enter")
+    page.locator(".msg.bot").first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="转人工").click()
+    page.locator(".notice", has_text="已转人工客服").wait_for(timeout=60_000)
+    assert "人工客服" in page.locator(".msg.bot").last.inner_text()
+    page.close()
