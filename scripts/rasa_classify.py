@@ -12,7 +12,10 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
+# Like `rasa run` from the project root: a model that names components in rasa_addons/ can load.
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
