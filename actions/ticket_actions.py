@@ -30,14 +30,8 @@ KIND_LABELS = {
     TicketKind.SUGGESTION: "建议",
     TicketKind.DISCLOSURE_REQUEST: "政府信息公开申请",
 }
-STATUS_LABELS = {
-    "received": "已受理",
-    "assigned": "已分派承办单位",
-    "in_progress": "办理中",
-    "replied": "已答复",
-    "closed": "已办结",
-}
-FORM_SLOTS = (
+#: The form's questions, answered in the citizen's own words (domain.yml maps them as `custom`).
+ANSWER_SLOTS = (
     "description",
     "location",
     "occurred_at",
@@ -46,8 +40,15 @@ FORM_SLOTS = (
     "phone",
     "contact_consent",
     "confirmed",
-    "ticket_cancelled",
 )
+STATUS_LABELS = {
+    "received": "已受理",
+    "assigned": "已分派承办单位",
+    "in_progress": "办理中",
+    "replied": "已答复",
+    "closed": "已办结",
+}
+FORM_SLOTS = (*ANSWER_SLOTS, "ticket_cancelled")
 TICKET_ID = re.compile(r"12320-\d{8}-\d{6}")
 
 _CANCEL = re.compile(r"^(取消|算了|不办了|不用了|不要了|不登记了|不投诉了|不举报了|退出)[。！!.]*$")
@@ -129,45 +130,14 @@ class ValidateTicketForm(FormValidationAction):
             return {}  # nothing extracted: the form yields and the rules hand off
         return {slot: text}
 
-    async def extract_description(
+    async def get_extraction_events(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return self._answer_to("description", tracker)
-
-    async def extract_location(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return self._answer_to("location", tracker)
-
-    async def extract_occurred_at(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return self._answer_to("occurred_at", tracker)
-
-    async def extract_subject(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return self._answer_to("subject", tracker)
-
-    async def extract_contact_name(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return self._answer_to("contact_name", tracker)
-
-    async def extract_phone(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return self._answer_to("phone", tracker)
-
-    async def extract_contact_consent(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return self._answer_to("contact_consent", tracker)
-
-    async def extract_confirmed(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> dict[str, Any]:
-        return self._answer_to("confirmed", tracker)
+    ) -> list[EventType]:
+        # One rule for every answer slot (their mappings are `custom`), instead of an extract_<slot> each.
+        requested = tracker.get_slot("requested_slot")
+        if requested not in ANSWER_SLOTS:
+            return []
+        return [SlotSet(slot, value) for slot, value in self._answer_to(requested, tracker).items()]
 
     def _cancel(self, dispatcher: CollectingDispatcher, slot: str) -> dict[str, Any]:
         return {slot: None, "ticket_cancelled": True}
