@@ -21,26 +21,32 @@ def browser():
         browser.close()
 
 
-def test_a_question_typed_in_the_page_is_answered_with_its_source(browser, hotline_stack):
+@pytest.fixture
+def page(browser, hotline_stack):
     page = browser.new_page()
     page.goto(hotline_stack.url + "/")
-    page.fill("#text", "被狗咬了怎么处理")
+    yield page
+    page.close()
+
+
+def type_and_send(page, text: str):
+    """Types like a citizen, presses Enter, and returns the first reply once it is shown."""
+    page.fill("#text", text)
     page.press("#text", "Enter")
-    answer = page.locator(".msg.bot").first
-    answer.wait_for(timeout=60_000)
+    reply = page.locator(".msg.bot").first
+    reply.wait_for(timeout=60_000)
+    return reply
+
+
+def test_a_question_typed_in_the_page_is_answered_with_its_source(page):
+    answer = type_and_send(page, "被狗咬了怎么处理")
     assert "狂犬" in answer.inner_text()
     citation = answer.locator(".cite")
     assert "健康知识" in citation.first.inner_text()
-    page.close()
 
 
-def test_buttons_send_their_payload(browser, hotline_stack):
-    page = browser.new_page()
-    page.goto(hotline_stack.url + "/")
-    page.fill("#text", "帮我订一张去上海的机票")
-    page.press("#text", "Enter")
-    page.locator(".msg.bot").first.wait_for(timeout=60_000)
+def test_buttons_send_their_payload(page):
+    type_and_send(page, "帮我订一张去上海的机票")
     page.get_by_role("button", name="转人工").click()
     page.locator(".notice", has_text="已转人工客服").wait_for(timeout=60_000)
     assert "人工客服" in page.locator(".msg.bot").last.inner_text()
-    page.close()
