@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-ROOT = Path(__file__).resolve().parent.parent
+from bot.tickets.database import default_database_url
 
 
 class Settings(BaseSettings):
@@ -19,7 +18,7 @@ class Settings(BaseSettings):
     rasa_timeout_s: float = 30.0
     #: Tickets, audit, ownership. PostgreSQL in deployment, an SQLite file by default.
     database_url: str = Field(
-        default=f"sqlite:///{ROOT / 'var' / 'hotline.db'}",
+        default_factory=default_database_url,
         validation_alias=AliasChoices("DATABASE_URL", "HOTLINE_DATABASE_URL"),
     )
 
