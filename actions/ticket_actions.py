@@ -23,6 +23,7 @@ from actions.replies import channel_of, latest_user_text, utter
 from bot.emergency import is_emergency
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
 from bot.tickets.privacy import mask_phone, normalize_mainland_phone
+from bot.tickets.workflow import status_label
 
 KIND_LABELS = {
     TicketKind.COMPLAINT: "投诉",
@@ -41,13 +42,6 @@ ANSWER_SLOTS = (
     "contact_consent",
     "confirmed",
 )
-STATUS_LABELS = {
-    "received": "已受理",
-    "assigned": "已分派承办单位",
-    "in_progress": "办理中",
-    "replied": "已答复",
-    "closed": "已办结",
-}
 FORM_SLOTS = (*ANSWER_SLOTS, "ticket_cancelled")
 TICKET_ID = re.compile(r"12320-\d{8}-\d{6}")
 
@@ -295,6 +289,14 @@ class ActionSubmitTicket(Action):
         )
         receipt = ticket_service().create(draft)  # committed before the citizen hears the number
         due = f"{receipt.due_date.year}年{receipt.due_date.month}月{receipt.due_date.day}日"
+        if receipt.linked:
+            utter(
+                dispatcher,
+                f"您近期已反映过这件事，工单号：{receipt.number}。这次说的内容已补充到该工单，不再重复立案。\n"
+                f"承办单位：{receipt.department}，办结期限：{due}。",
+                ticket_id=receipt.number,
+            )
+            return [*reset, SlotSet("filed_ticket", receipt.number)]
         utter(
             dispatcher,
             f"已受理您的{KIND_LABELS[kind]}，工单号：{receipt.number}。\n"
@@ -342,10 +344,13 @@ class ActionReportTicketStatus(Action):
             utter(dispatcher, "没有查到与工单号和电话后四位都匹配的工单，请核对后再试，或转人工查询。")
             return reset
         due = f"{view.due_date.year}年{view.due_date.month}月{view.due_date.day}日"
-        status = STATUS_LABELS.get(str(view.status), str(view.status))
-        utter(
-            dispatcher,
-            f"工单 {view.number}（{KIND_LABELS[TicketKind(view.kind)]}）当前状态：{status}。\n"
+        kind = TicketKind(view.kind)
+        lines = [
+            f"工单 {view.number}（{KIND_LABELS[kind]}）当前状态：{status_label(kind, view.status)}。",
             f"承办单位：{view.department}，办结期限：{due}。",
-        )
+        ]
+        replies = [message for message in view.messages if message.kind == "reply"]
+        if replies:
+            lines.append(f"答复：{replies[-1].body}")
+        utter(dispatcher, "\n".join(lines))
         return reset

@@ -14,7 +14,7 @@ from bot.conversation import ConversationCore
 from bot.ownership import OwnershipStore
 from bot.rasa_client import RasaClient
 from bot.settings import Settings, get_settings
-from bot.tickets.database import create_ticket_engine
+from bot.tickets.service import open_ticket_service
 
 STATIC = Path(__file__).resolve().parent / "static"
 
@@ -24,12 +24,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_ticket_engine(settings.database_url)  # one database: tickets and ownership
+        # One database for tickets and ownership; opening the service migrates it to head first.
+        tickets = open_ticket_service(settings.database_url)
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
-        app.state.core = ConversationCore(rasa, OwnershipStore(engine))
+        app.state.tickets = tickets
+        app.state.core = ConversationCore(rasa, OwnershipStore(tickets.engine))
         yield
         await rasa.aclose()
-        engine.dispose()
+        tickets.close()
 
     app = FastAPI(title="12320 hotline gateway", lifespan=lifespan)
     app.include_router(chat.router)

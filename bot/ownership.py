@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Engine, Integer, String, Text, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import Engine, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from bot.tickets.models import Base, UTCDateTime
 
 
 class Owner(StrEnum):
@@ -25,11 +27,7 @@ class Priority(StrEnum):
     URGENT = "urgent"  # emergencies jump the queue
 
 
-class _Base(DeclarativeBase):
-    pass
-
-
-class ConversationRow(_Base):
+class ConversationRow(Base):
     __tablename__ = "conversations"
 
     sender_id: Mapped[str] = mapped_column(String(128), primary_key=True)
@@ -37,10 +35,10 @@ class ConversationRow(_Base):
     owner: Mapped[str] = mapped_column(String(16), default=Owner.BOT)
     handoff_reason: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(16), default=Priority.NORMAL)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class HeldMessageRow(_Base):
+class HeldMessageRow(Base):
     """A citizen's message that arrived while a human owns the conversation."""
 
     __tablename__ = "held_messages"
@@ -48,7 +46,7 @@ class HeldMessageRow(_Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     sender_id: Mapped[str] = mapped_column(String(128), index=True)
     text: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 @dataclass(frozen=True)
@@ -61,9 +59,8 @@ class Conversation:
 
 class OwnershipStore:
     def __init__(self, engine: Engine):
+        """`engine`'s schema must be at head (bot.tickets.database.upgrade_schema): Alembic owns these tables."""
         self.engine = engine
-        # The handoff issue moves these tables into the Alembic migrations with the queue.
-        _Base.metadata.create_all(engine)
 
     def get(self, sender_id: str) -> Conversation:
         with Session(self.engine) as session:

@@ -17,9 +17,20 @@ class TicketKind(StrEnum):
 
 
 class TicketStatus(StrEnum):
-    """Where a ticket is in its workflow. The status-workflow issue adds the later states."""
+    """Where a ticket is in its workflow (bot/tickets/workflow.py says which moves each kind may make).
+
+    投诉/举报/建议: received → assigned → in_progress → replied → closed, and reopen.
+    依申请公开: 接收 received → 登记 registered → 审核 reviewing → 办理 in_progress → 答复 replied → 归档 archived.
+    """
 
     RECEIVED = "received"
+    ASSIGNED = "assigned"
+    IN_PROGRESS = "in_progress"
+    REPLIED = "replied"
+    CLOSED = "closed"
+    REGISTERED = "registered"
+    REVIEWING = "reviewing"
+    ARCHIVED = "archived"
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,15 @@ class TicketDraft:
 
 
 @dataclass(frozen=True)
+class RoutingDecision:
+    """Which domain a ticket is about and which department receives it (谁主管谁负责)."""
+
+    domain: str | None  # 城建, 医疗, …; None = not recognised, so the triage desk decides
+    department: str
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
 class TicketReceipt:
     """What the citizen is told: the 受理编号, who handles it and by when."""
 
@@ -47,7 +67,29 @@ class TicketReceipt:
     kind: TicketKind
     department: str
     due_date: date  # 限时办结
-    created: bool  # False when the idempotency key matched an existing ticket
+    created: bool  # False when the key matched an existing ticket, or the matter was linked to one
+    linked: bool = False  # the same citizen had already filed this matter: added to that ticket instead
+
+
+@dataclass(frozen=True)
+class TicketMessageView:
+    kind: str  # reply (from the office) | followup (the citizen said it again)
+    author: str
+    body: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """What an operator narrows a listing to; None means any."""
+
+    status: TicketStatus | None = None
+    kind: TicketKind | None = None
+    department: str | None = None
+    domain: str | None = None
+    assignee: str | None = None
+    overdue_on: date | None = None  # open tickets whose due date is before this day
+    text: str | None = None  # a substring of the description
 
 
 @dataclass(frozen=True)
@@ -68,3 +110,20 @@ class TicketView:
     phone_masked: str
     consent_to_contact: bool
     channel: str
+    domain: str | None = None
+    assignee: str | None = None
+    escalated: bool = False
+    hotspot_id: int | None = None
+    satisfaction: int | None = None
+    satisfaction_comment: str | None = None
+    messages: tuple[TicketMessageView, ...] = ()
+
+
+@dataclass(frozen=True)
+class TicketContactView:
+    """The unmasked contact, for the operator who calls the citizen back. Reading it is audited."""
+
+    number: str
+    name: str | None = field(repr=False)
+    phone: str = field(repr=False)
+    consent_to_contact: bool

@@ -74,8 +74,16 @@ class Ticket(Base):
     sender_id: Mapped[str] = mapped_column(String(255), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    domain: Mapped[str | None] = mapped_column(String(32), index=True)  # 城建, 医疗, …; None = triage
+    assignee: Mapped[str | None] = mapped_column(String(64))  # the operator or office clerk handling it
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # overdue, sent to a supervisor
+    hotspot_id: Mapped[int | None] = mapped_column(Id, ForeignKey("hotspots.id"), index=True)
+    satisfaction: Mapped[int | None]  # 1–5, given by the citizen after the ticket is finished
+    satisfaction_comment: Mapped[str | None] = mapped_column(Text)
 
     contact: Mapped[TicketContact] = relationship(back_populates="ticket", uselist=False)
+    messages: Mapped[list[TicketMessage]] = relationship(back_populates="ticket", order_by="TicketMessage.id")
 
 
 class TicketContact(Base):
@@ -90,6 +98,61 @@ class TicketContact(Base):
     consent_to_contact: Mapped[bool]
 
     ticket: Mapped[Ticket] = relationship(back_populates="contact")
+
+
+class TicketMessage(Base):
+    """Text added to a ticket after filing: an office's reply, or a citizen's repeat of the same matter."""
+
+    __tablename__ = "ticket_messages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(Id, ForeignKey("tickets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # reply | followup
+    author: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+
+
+class Hotspot(Base):
+    """Many citizens on one matter (the same pothole, the same clinic): grouped so an office answers it once."""
+
+    __tablename__ = "hotspots"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    domain: Mapped[str | None] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)  # the first ticket's description, trimmed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxEvent(Base):
+    """A webhook delivery owed to the external ticketing system, written in the same transaction as the change."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    event: Mapped[str] = mapped_column(String(32))  # ticket.created, ticket.status_changed, …
+    ticket_number: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text)  # JSON, exactly the bytes that are signed and sent
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ApiToken(Base):
+    """An operator's API token. Only its SHA-256 is stored: the token is shown once, when it is made."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # who holds it; written as the audit actor
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # operator | supervisor
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEntry(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from bot.tickets.domain import TicketDraft, TicketKind
+from bot.tickets.domain import RoutingDecision, TicketDraft, TicketKind
 
 INTAKE_CENTRE = "12320 受理中心（待分派）"
 
@@ -22,9 +22,9 @@ DEPARTMENT_BY_KIND: Mapping[TicketKind, str] = MappingProxyType(
     }
 )
 
-Router = Callable[[TicketDraft], str]
+Router = Callable[[TicketDraft], RoutingDecision]
 
 
-def route(draft: TicketDraft) -> str:
+def route(draft: TicketDraft) -> RoutingDecision:
     """The department that receives this draft."""
-    return DEPARTMENT_BY_KIND[draft.kind]
+    return RoutingDecision(domain=None, department=DEPARTMENT_BY_KIND[draft.kind])

@@ -74,6 +74,7 @@ def make_draft() -> Callable[..., TicketDraft]:
     counter = iter(range(1_000_000))
 
     def make(**overrides: object) -> TicketDraft:
+        n = next(counter)
         fields: dict[str, object] = {
             "kind": TicketKind.COMPLAINT,
             "description": "诊所挂号费多收了二十块，还不给发票",
@@ -81,11 +82,11 @@ def make_draft() -> Callable[..., TicketDraft]:
             "occurred_at": "上周三下午",
             "subject": "收费窗口工作人员",
             "name": "张三",
-            "phone": "13912345678",
+            "phone": f"139{n:04d}5678",  # a different citizen each time, same last four digits
             "consent_to_contact": True,
             "channel": "web",
             "sender_id": "web-session-1",
-            "idempotency_key": f"key-{next(counter)}",
+            "idempotency_key": f"key-{n}",
         }
         fields.update(overrides)
         return TicketDraft(**fields)  # type: ignore[arg-type]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from bot.tickets import DEFAULT_DEADLINE_DAYS, DeadlinePolicy, TicketKind, WorkingCalendar
+from bot.tickets.deadlines import SHIPPED_CALENDARS
 
 PLAIN = WorkingCalendar()
 # 国务院办公厅 2025 holiday notice: 国庆节、中秋节 10月1日至8日放假调休，9月28日（周日）、10月11日（周六）上班.
@@ -58,3 +60,43 @@ def test_days_and_calendar_are_configurable() -> None:
 def test_negative_days_are_refused() -> None:
     with pytest.raises(ValueError):
         PLAIN.add_working_days(date(2026, 11, 23), -1)
+
+
+def test_the_shipped_calendar_knows_2026s_holidays_and_makeup_days() -> None:
+    policy = DeadlinePolicy()  # the default: every notice in bot/tickets/calendars/
+    calendar = policy.calendar
+    assert 2026 in calendar.years
+    assert not calendar.is_working_day(date(2026, 10, 5))  # 国庆节, a Monday
+    assert calendar.is_working_day(date(2026, 10, 10))  # 调休上班, a Saturday
+    assert not calendar.is_working_day(date(2026, 2, 16))  # 春节
+    assert calendar.is_working_day(date(2026, 2, 14))  # 调休上班
+    # Received Monday 28 September: 29–30, then 8–9 and Saturday 10 October, then two full weeks.
+    assert policy.due_date(TicketKind.COMPLAINT, date(2026, 9, 28)) == date(2026, 10, 23)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("holidays: []\n", "year"),
+        ("year: 2027\nholidays:\n  - 2026-12-31\n", "outside 2027"),
+        ("year: 2027\nholidays:\n  - [2027-02-10, 2027-02-01]\n", "backwards"),
+        ("year: 2027\nholidays:\n  - 2027-02-06\nmakeup_workdays:\n  - 2027-02-06\n", "both"),
+        ("year: 2027\nholidays:\n  - 2027-13-01\n", "month"),
+        ("year: [unclosed\n", "cn-2027.yml"),
+    ],
+)
+def test_a_bad_calendar_file_is_a_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "cn-2027.yml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(ValueError, match=message) as error:
+        WorkingCalendar.from_files([path])
+    assert str(path) in str(error.value)
+
+
+def test_calendars_merge_across_years(tmp_path: Path) -> None:
+    path = tmp_path / "cn-2027.yml"
+    path.write_text("year: 2027\nholidays:\n  - [2027-01-01, 2027-01-03]\nmakeup_workdays: []\n", encoding="utf-8")
+    calendar = WorkingCalendar.from_files([*sorted(SHIPPED_CALENDARS.glob("cn-*.yml")), path])
+    assert calendar.years == {2026, 2027}
+    # Received Thursday 31 December 2026: Friday 1 January 2027 is 元旦, so one working day is Monday the 4th.
+    assert calendar.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)

@@ -17,7 +17,19 @@ from bot.tickets.database import (
     upgrade_schema,
 )
 
-TABLES = {"tickets", "ticket_contacts", "audit_log", "ticket_counters", "alembic_version"}
+TABLES = {
+    "tickets",
+    "ticket_contacts",
+    "ticket_messages",
+    "hotspots",
+    "outbox",
+    "api_tokens",
+    "audit_log",
+    "ticket_counters",
+    "conversations",
+    "held_messages",
+    "alembic_version",
+}
 
 
 def test_migrations_match_the_models(database_url: str) -> None:

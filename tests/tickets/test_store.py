@@ -139,11 +139,11 @@ def test_two_processes_never_share_a_number(database_url: str) -> None:
     context = multiprocessing.get_context("spawn")
     go = context.Event()
     pipes, processes = [], []
-    for writer in ("actions", "gateway"):
+    for writer, first_phone in (("actions", 12_340_000), ("gateway", 12_350_000)):
         receiver, sender = context.Pipe(duplex=False)
         process = context.Process(
             target=workers.file_tickets,
-            args=(database_url, MONDAY_MORNING.isoformat(), writer, 25, go, sender),
+            args=(database_url, MONDAY_MORNING.isoformat(), writer, first_phone, 25, go, sender),
         )
         process.start()
         pipes.append(receiver)
@@ -203,8 +203,9 @@ def test_status_for_citizen_needs_the_right_pair(service: TicketService, make_dr
 
 def test_create_writes_one_audit_row(service: TicketService, make_draft: MakeDraft) -> None:
     receipt = service.create(make_draft(channel="wechat"))
-    service.create(make_draft(idempotency_key="twice"))
-    service.create(make_draft(idempotency_key="twice"))
+    other_matter = {"description": "医院门口的共享单车乱停，救护车进出困难", "location": "东城区"}
+    service.create(make_draft(idempotency_key="twice", **other_matter))
+    service.create(make_draft(idempotency_key="twice", **other_matter))
 
     with service.engine.connect() as connection:
         rows = connection.execute(select(AuditEntry.__table__).order_by(AuditEntry.id)).all()

@@ -11,7 +11,7 @@ from multiprocessing.synchronize import Event
 from bot.tickets import TicketDraft, TicketKind, open_ticket_service
 
 
-def draft(key: str, sender: str) -> TicketDraft:
+def draft(key: str, sender: str, phone: str = "010-12345678") -> TicketDraft:
     return TicketDraft(
         kind=TicketKind.REPORT,
         description="小区旁边的诊所没有执业许可还在给人输液",
@@ -19,7 +19,7 @@ def draft(key: str, sender: str) -> TicketDraft:
         occurred_at="今天上午",
         subject="无名诊所",
         name=None,
-        phone="010-12345678",
+        phone=phone,
         consent_to_contact=False,
         channel="phone",
         sender_id=sender,
@@ -27,11 +27,15 @@ def draft(key: str, sender: str) -> TicketDraft:
     )
 
 
-def file_tickets(database_url: str, now: str, writer: str, count: int, go: Event, results: Connection) -> None:
-    """Wait for the start signal, open the store (racing the other writer to migrate it) and file `count` tickets."""
+def file_tickets(
+    database_url: str, now: str, writer: str, first_phone: int, count: int, go: Event, results: Connection
+) -> None:
+    """Wait for the start signal, open the store (racing the other writer to migrate it) and file `count` tickets,
+    each from another citizen (phones from 010-`first_phone` up), so none is linked to another as a repeat."""
     go.wait()
     service = open_ticket_service(database_url, clock=lambda: datetime.fromisoformat(now))
-    numbers = [service.create(draft(f"{writer}-{i}", writer)).number for i in range(count)]
+    drafts = [draft(f"{writer}-{i}", writer, f"010-{first_phone + i}") for i in range(count)]
+    numbers = [service.create(each).number for each in drafts]
     service.close()
     results.send(numbers)
     results.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+import bot.ownership  # noqa: F401  (its tables share Base.metadata: one database for the gateway)
 from bot.tickets.database import create_ticket_engine
 from bot.tickets.models import Base
 from bot.tickets.settings import TicketSettings
