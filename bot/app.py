@@ -9,10 +9,12 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 
-from bot.api import chat
+from bot.api import chat, tickets
+from bot.auth import TokenStore
 from bot.conversation import ConversationCore
 from bot.ownership import OwnershipStore
 from bot.rasa_client import RasaClient
+from bot.ratelimit import SlidingWindowLimiter
 from bot.settings import Settings, get_settings
 from bot.tickets.service import open_ticket_service
 
@@ -25,16 +27,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One database for tickets and ownership; opening the service migrates it to head first.
-        tickets = open_ticket_service(settings.database_url)
+        ticket_service = open_ticket_service(settings.database_url)
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
-        app.state.tickets = tickets
-        app.state.core = ConversationCore(rasa, OwnershipStore(tickets.engine))
+        app.state.tickets = ticket_service
+        app.state.tokens = TokenStore(ticket_service.engine)
+        app.state.core = ConversationCore(rasa, OwnershipStore(ticket_service.engine))
         yield
         await rasa.aclose()
-        tickets.close()
+        ticket_service.close()
 
     app = FastAPI(title="12320 hotline gateway", lifespan=lifespan)
+    # Ten tries a minute per client: the four phone digits of a rating or status check cannot be walked through.
+    app.state.citizen_checks = SlidingWindowLimiter(limit=10, window_s=60)
     app.include_router(chat.router)
+    app.include_router(tickets.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -128,6 +128,10 @@ class TicketService:
     def deadlines(self) -> DeadlinePolicy:
         return self._deadlines
 
+    def today(self) -> date:
+        """The business day in China now, by the service's clock."""
+        return business_day(self._now())
+
     def close(self) -> None:
         """Release pooled connections. The service is unusable afterwards."""
         self._engine.dispose()
@@ -286,12 +290,12 @@ class TicketService:
 
     def overdue(self, today: date | None = None) -> list[TicketView]:
         """Open tickets past their 限时办结 date, most overdue first."""
-        today = today or business_day(self._now())
+        today = today or self.today()
         return sorted(self._all(TicketFilter(overdue_on=today)), key=lambda view: view.due_date)
 
     def due_soon(self, today: date | None = None, working_days: int = 2) -> list[TicketView]:
         """Open tickets due from today to `working_days` working days from now: the ones to chase."""
-        today = today or business_day(self._now())
+        today = today or self.today()
         horizon = self._deadlines.calendar.add_working_days(today, working_days)
         query = select(Ticket).where(Ticket.status.not_in(ANSWERED), Ticket.due_date.between(today, horizon))
         with self._read_sessions() as session:

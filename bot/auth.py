@@ -1,0 +1,86 @@
+"""API tokens for operators and supervisors (the handoff issue adds console logins on top).
+
+A token is shown once, when it is issued; the database keeps only its SHA-256, so a copy of the database
+does not let anyone call the API. The holder's name is the actor the audit log records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.tickets.models import ApiToken
+
+TOKEN_PREFIX = "hl_"
+
+
+class Role(StrEnum):
+    OPERATOR = "operator"  # works tickets: list, assign, transition, reply, read contacts
+    SUPERVISOR = "supervisor"  # also exports the audit log and escalates
+
+
+@dataclass(frozen=True)
+class Principal:
+    name: str
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller."""
+        return f"{self.role}:{self.name}"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    def issue(self, name: str, role: Role | str) -> str:
+        """A new token for `name`; ValueError if the name is taken or unusable."""
+        name = name.strip()
+        if not name or len(name) > 64:
+            raise ValueError("a token's name must be 1 to 64 characters")
+        role = Role(role)
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        try:
+            with Session(self._engine) as session, session.begin():
+                session.add(ApiToken(name=name, token_hash=_digest(token), role=role, created_at=self._clock()))
+        except IntegrityError:
+            raise ValueError(f"a token named {name!r} was already issued; names are never reused") from None
+        return token
+
+    def authenticate(self, token: str) -> Principal | None:
+        if not token.startswith(TOKEN_PREFIX):
+            return None
+        with Session(self._engine) as session:
+            row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+            if row is None or row.revoked_at is not None:
+                return None
+            return Principal(row.name, Role(row.role))
+
+    def revoke(self, name: str) -> bool:
+        """Revoke `name`'s token; False if there is no live one. The row stays, so the name is never reused."""
+        with Session(self._engine) as session, session.begin():
+            row = session.scalar(select(ApiToken).where(ApiToken.name == name, ApiToken.revoked_at.is_(None)))
+            if row is None:
+                return False
+            row.revoked_at = self._clock()
+            return True
+
+    def list(self) -> list[tuple[str, Role, bool]]:
+        """(name, role, live) for every token ever issued."""
+        with Session(self._engine) as session:
+            rows = session.scalars(select(ApiToken).order_by(ApiToken.id))
+            return [(row.name, Role(row.role), row.revoked_at is None) for row in rows]
