@@ -15,14 +15,14 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from bot.auth import Principal, Role, TokenStore
 from bot.ratelimit import SlidingWindowLimiter
-from bot.tickets.domain import TicketFilter, TicketKind, TicketStatus, TicketView
+from bot.tickets.domain import TicketDraft, TicketFilter, TicketKind, TicketStatus, TicketView
 from bot.tickets.service import TicketNotFound, TicketService
 from bot.tickets.workflow import InvalidTransition, status_label
 
@@ -96,6 +96,21 @@ class Filters(BaseModel):
         )
 
 
+class NewTicket(BaseModel):
+    """A ticket an operator files for a citizen, e.g. from a phone call (the citizen's own channels go via Rasa)."""
+
+    kind: TicketKind
+    description: str = Field(min_length=1, max_length=8000)
+    location: str = Field(default="", max_length=500)
+    occurred_at: str = Field(default="", max_length=200)
+    subject: str = Field(default="", max_length=500)
+    name: str | None = Field(default=None, max_length=64)
+    phone: str = Field(min_length=3, max_length=32)
+    consent_to_contact: bool = False
+    channel: str = "phone"
+    sender_id: str = Field(default="", max_length=255)
+
+
 class AssignBody(BaseModel):
     department: str | None = Field(default=None, max_length=100)
     assignee: str | None = Field(default=None, max_length=64)
@@ -132,6 +147,27 @@ def list_tickets(
     where = filters.to_filter(service.today())
     items = service.list(where, limit=limit, offset=offset)
     return {"total": service.count(where), "items": [ticket_json(view) for view in items]}
+
+
+@router.post("/tickets", status_code=201)
+def create_ticket(
+    body: NewTicket,
+    service: Service,
+    caller: Caller,
+    response: Response,
+    idempotency_key: Annotated[str, Header(min_length=1, max_length=200)],
+) -> dict[str, Any]:
+    """File a ticket. The Idempotency-Key header is required: a retried request returns the first ticket (200)."""
+    draft = TicketDraft(
+        **body.model_dump(exclude={"sender_id"}),
+        sender_id=body.sender_id or caller.actor,
+        idempotency_key=f"api:{caller.name}:{idempotency_key}",
+    )
+    with _ticket_errors():
+        receipt = service.create(draft)
+    if not receipt.created:
+        response.status_code = 200
+    return {**asdict(receipt), "due_date": receipt.due_date.isoformat()}
 
 
 @router.get("/tickets/export.csv")

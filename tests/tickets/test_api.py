@@ -188,3 +188,28 @@ def test_a_citizen_rates_a_closed_ticket_with_number_and_last_four(gateway: Gate
             for i in range(12)
         ]
         assert codes[-1] == 429
+
+
+def test_an_operator_files_a_ticket_once_per_idempotency_key(gateway: Gateway) -> None:
+    body = {
+        "kind": "complaint",
+        "description": "电话反映：药店卖过期药",
+        "phone": "139 1234 5678",
+        "location": "西城区",
+    }
+    headers = {**gateway.operator, "Idempotency-Key": "call-0001"}
+    with gateway.client() as client:
+        first = client.post("/api/tickets", json=body, headers=headers)
+        retried = client.post("/api/tickets", json=body, headers=headers)
+        missing_key = client.post("/api/tickets", json=body, headers=gateway.operator)
+        bad_phone = client.post("/api/tickets", json={**body, "phone": "12345"}, headers=headers)
+        bad_kind = client.post("/api/tickets", json={**body, "kind": "praise"}, headers=headers)
+    assert first.status_code == 201 and retried.status_code == 200
+    assert first.json()["number"] == retried.json()["number"]
+    assert missing_key.status_code == 422
+    assert bad_phone.status_code == 422 and "phone" in bad_phone.json()["detail"]
+    assert "12345" not in bad_phone.text  # the error never echoes what was typed as a phone
+    assert bad_kind.status_code == 422
+    assert gateway.store.count() == 1
+    view = gateway.store.get(first.json()["number"])
+    assert view is not None and (view.channel, view.phone_masked) == ("phone", "139****5678")
