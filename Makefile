@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-turns lock clean
+.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-turns bench-tickets lock clean
 
 help:
 	@echo "make run    set everything up, build the index and train the model if stale, start the assistant"
@@ -75,6 +75,10 @@ bench-embedders: $(VENV)/.installed
 bench-turns: setup index
 	$(VENV)/bin/hotline nlu train
 	$(VENV)/bin/python benchmarks/turns.py
+
+# With TEST_DATABASE_URL set (scripts/start-postgres.sh prints one) PostgreSQL is measured beside SQLite.
+bench-tickets: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/tickets.py
 
 bench-nlu: setup
 	$(VENV)/bin/hotline nlu train

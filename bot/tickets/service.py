@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, Select, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
@@ -40,7 +40,7 @@ from bot.tickets.numbering import business_day, next_number, parse_number
 from bot.tickets.privacy import mask_name, mask_phone, normalize_mainland_phone, phone_last4
 from bot.tickets.routing import route
 from bot.tickets.settings import TicketSettings
-from bot.tickets.similarity import similarity
+from bot.tickets.similarity import bigrams, jaccard
 from bot.tickets.workflow import ANSWERED, FINISHED, check_move
 
 logger = logging.getLogger(__name__)
@@ -197,22 +197,18 @@ class TicketService:
         return receipt
 
     def _same_matter_from_same_citizen(self, session: Session, draft: TicketDraft, now: datetime) -> Ticket | None:
-        since = now - self._matching.duplicate_window
-        candidates = session.scalars(
-            select(Ticket)
+        candidates = (
+            select(Ticket.id, Ticket.description)
             .join(Ticket.contact)
             .where(
                 TicketContact.phone == draft.phone,
                 Ticket.kind == draft.kind,
-                Ticket.created_at >= since,
+                Ticket.created_at >= now - self._matching.duplicate_window,
                 Ticket.status.not_in(FINISHED),
             )
-            .order_by(Ticket.id.desc())
-            .limit(self._matching.candidates)
         )
-        scored = [(similarity(draft.description, candidate.description), candidate) for candidate in candidates]
-        score, best = max(scored, key=lambda pair: pair[0], default=(0.0, None))
-        return best if score >= self._matching.duplicate_similarity else None
+        found = self._most_similar(session, candidates, draft.description, self._matching.duplicate_similarity)
+        return None if found is None else session.get(Ticket, found)
 
     def _link(self, session: Session, ticket: Ticket, draft: TicketDraft, now: datetime) -> None:
         if any(m.kind == "followup" and m.body == draft.description for m in ticket.messages):
@@ -226,20 +222,20 @@ class TicketService:
 
     def _join_hotspot(self, session: Session, ticket: Ticket, now: datetime) -> None:
         """Many citizens on one matter: put `ticket` in the hot spot of the most similar recent ticket."""
-        since = now - self._matching.hotspot_window
-        query = (
-            select(Ticket)
+        candidates = (
+            select(Ticket.id, Ticket.description)
             .join(Ticket.contact)
             .where(
-                Ticket.created_at >= since, TicketContact.phone != ticket.contact.phone, Ticket.status.not_in(FINISHED)
+                Ticket.created_at >= now - self._matching.hotspot_window,
+                TicketContact.phone != ticket.contact.phone,
+                Ticket.status.not_in(FINISHED),
             )
         )
         if ticket.domain is not None:
-            query = query.where(Ticket.domain == ticket.domain)
-        candidates = session.scalars(query.order_by(Ticket.id.desc()).limit(self._matching.candidates))
-        scored = [(similarity(ticket.description, c.description), c) for c in candidates if c is not ticket]
-        score, nearest = max(scored, key=lambda pair: pair[0], default=(0.0, None))
-        if nearest is None or score < self._matching.hotspot_similarity:
+            candidates = candidates.where(Ticket.domain == ticket.domain)
+        found = self._most_similar(session, candidates, ticket.description, self._matching.hotspot_similarity)
+        nearest = None if found is None else session.get(Ticket, found)
+        if nearest is None:
             return
         if nearest.hotspot_id is None:
             spot = Hotspot(domain=nearest.domain, title=nearest.description[:100], created_at=now)
@@ -249,6 +245,14 @@ class TicketService:
             _audit(session, nearest, "system:hotspot", "hotspot", None, str(spot.id), now)
         ticket.hotspot_id = nearest.hotspot_id
         _audit(session, ticket, "system:hotspot", "hotspot", None, str(nearest.hotspot_id), now)
+
+    def _most_similar(self, session: Session, candidates: Select[Any], text: str, threshold: float) -> int | None:
+        """The id of the recent candidate whose description is most like `text`, if it reaches `threshold`.
+        Only ids and descriptions are read: this runs inside the write transaction of every new ticket."""
+        rows = session.execute(candidates.order_by(Ticket.id.desc()).limit(self._matching.candidates)).all()
+        mine = bigrams(text)
+        score, best = max(((jaccard(mine, bigrams(row.description)), row.id) for row in rows), default=(0.0, None))
+        return best if score >= threshold else None
 
     def _existing_receipt(self, idempotency_key: str) -> TicketReceipt | None:
         with self._read_sessions() as session:

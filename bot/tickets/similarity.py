@@ -7,11 +7,13 @@ a better unit than jieba words here; it needs no model, so the ticket store stay
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 import unicodedata
 
 _NOISE = re.compile(r"[\W_]+")  # punctuation, spaces, emoji: only letters, digits and 汉字 remain
 
 
+@lru_cache(maxsize=8192)  # every new ticket is compared with the same few hundred recent ones
 def bigrams(text: str) -> frozenset[str]:
     plain = _NOISE.sub("", unicodedata.normalize("NFKC", text).lower())
     if len(plain) < 2:
@@ -19,9 +21,12 @@ def bigrams(text: str) -> frozenset[str]:
     return frozenset(plain[i : i + 2] for i in range(len(plain) - 1))
 
 
-def similarity(a: str, b: str) -> float:
-    """0 (nothing shared) to 1 (the same bigrams)."""
-    first, second = bigrams(a), bigrams(b)
+def jaccard(first: frozenset[str], second: frozenset[str]) -> float:
     if not first or not second:
         return 0.0
     return len(first & second) / len(first | second)
+
+
+def similarity(a: str, b: str) -> float:
+    """0 (nothing shared) to 1 (the same bigrams)."""
+    return jaccard(bigrams(a), bigrams(b))
