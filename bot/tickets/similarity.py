@@ -7,8 +7,8 @@ a better unit than jieba words here; it needs no model, so the ticket store stay
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 import unicodedata
+from functools import lru_cache
 
 _NOISE = re.compile(r"[\W_]+")  # punctuation, spaces, emoji: only letters, digits and 汉字 remain
 
