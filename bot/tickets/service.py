@@ -464,13 +464,15 @@ def open_ticket_service(
     database_url: str | None = None, *, clock: Callable[[], datetime] = utc_now, router: Router = route
 ) -> TicketService:
     """A service on `database_url`, else DATABASE_URL, else var/hotline.db in the repo; migrates the schema first."""
-    engine = create_ticket_engine(database_url or TicketSettings().database_url)
+    settings = TicketSettings()
+    deadlines = settings.deadline_policy()  # a bad calendar or setting fails here, before any ticket is filed
+    engine = create_ticket_engine(database_url or settings.database_url)
     try:
         upgrade_schema(engine)
     except BaseException:
         engine.dispose()
         raise
-    return TicketService(engine, clock, router=router)
+    return TicketService(engine, clock, router=router, deadlines=deadlines)
 
 
 def _refuse_unaudited_changes(session: Session, _context: Any, _instances: Any) -> None:

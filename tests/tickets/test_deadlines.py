@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.tickets import DEFAULT_DEADLINE_DAYS, DeadlinePolicy, TicketKind, WorkingCalendar
+from bot.tickets import DEFAULT_DEADLINE_DAYS, DeadlinePolicy, TicketKind, WorkingCalendar, open_ticket_service
 from bot.tickets.deadlines import SHIPPED_CALENDARS
 
 PLAIN = WorkingCalendar()
@@ -100,3 +100,21 @@ def test_calendars_merge_across_years(tmp_path: Path) -> None:
     assert calendar.years == {2026, 2027}
     # Received Thursday 31 December 2026: Friday 1 January 2027 is 元旦, so one working day is Monday the 4th.
     assert calendar.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
+
+
+def test_deadlines_and_calendars_are_configured_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calendar = tmp_path / "cn-2027.yml"
+    calendar.write_text("year: 2027\nholidays:\n  - 2027-01-01\n", encoding="utf-8")
+    monkeypatch.setenv("HOTLINE_DEADLINE_DAYS", '{"complaint": 1}')
+    monkeypatch.setenv("HOTLINE_HOLIDAY_CALENDARS", f'["{calendar}"]')
+    service = open_ticket_service(f"sqlite:///{tmp_path / 'hotline.db'}")
+    policy = service.deadlines
+    service.close()
+    assert policy.due_date(TicketKind.COMPLAINT, date(2026, 12, 31)) == date(2027, 1, 4)  # 元旦 2027 skipped
+    assert policy.due_date(TicketKind.REPORT, date(2026, 11, 23)) == date(2026, 12, 14)  # default 15 kept
+
+    monkeypatch.setenv("HOTLINE_DEADLINE_DAYS", '{"complaint": -3}')
+    with pytest.raises(ValueError, match="negative"):
+        open_ticket_service(f"sqlite:///{tmp_path / 'hotline.db'}")
