@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from sqlalchemy import Engine
 
 from bot.api import chat
 from bot.conversation import ConversationCore
 from bot.ownership import OwnershipStore
 from bot.rasa_client import RasaClient
 from bot.settings import Settings, get_settings
+from bot.tickets.outbox import OutboxDispatcher, dispatching
 from bot.tickets.service import open_ticket_service
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -29,7 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         app.state.tickets = tickets
         app.state.core = ConversationCore(rasa, OwnershipStore(tickets.engine))
-        yield
+        async with _webhooks(settings, tickets.engine):
+            yield
         await rasa.aclose()
         tickets.close()
 
@@ -45,3 +48,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     return app
+
+
+def _webhooks(settings: Settings, engine: Engine) -> AbstractAsyncContextManager[object]:
+    """Outbox delivery in the background while the gateway runs, if a webhook URL is configured."""
+    if not settings.webhook_url:
+        return nullcontext()
+    if settings.webhook_secret is None:  # Settings refuses this already; kept for a hand-built Settings
+        raise RuntimeError("HOTLINE_WEBHOOK_SECRET is required when HOTLINE_WEBHOOK_URL is set")
+    dispatcher = OutboxDispatcher(
+        engine, settings.webhook_url, settings.webhook_secret.get_secret_value(), timeout_s=settings.webhook_timeout_s
+    )
+    return dispatching(dispatcher, settings.webhook_interval_s)
