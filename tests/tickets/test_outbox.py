@@ -60,6 +60,7 @@ class Receiver:
         self.drop_next = 0  # process this many, then hang up without answering: the 2xx is lost
         self.refuse_ticket: str | None = None  # answer 503 to every event of this ticket
         self.delay_s = 0.0
+        self.requests_started = 0
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -85,6 +86,7 @@ class Receiver:
             self._server = None
 
     def handle(self, request: BaseHTTPRequestHandler, body: bytes) -> None:
+        self.requests_started += 1
         headers = request.headers
         timestamp, signature = headers["X-Hotline-Timestamp"], headers["X-Hotline-Signature"]
         if headers["Content-Type"] != "application/json" or not verify_signature(
@@ -309,6 +311,44 @@ def test_a_failing_event_holds_back_only_its_own_ticket(
     assert dispatcher.deliver_due().delivered == (created.id, assigned.id)
     resent = [d.delivery_id for d in receiver.received if d.ticket_number == stuck]
     assert resent == [created.id, created.id, assigned.id]
+
+
+def test_a_later_event_never_overtakes_one_waiting_for_its_retry(
+    service: TicketService, make_draft: MakeDraft, dispatcher: OutboxDispatcher, receiver: Receiver, clock: Clock
+) -> None:
+    number = service.create(make_draft()).number
+    assert dispatcher.deliver_due().failed  # the receiver is down; ticket.created waits 5 s
+    receiver.start()
+    clock.advance(seconds=1)
+    service.assign(number, "operator:王", assignee="李四")  # due at once, but behind ticket.created
+
+    assert dispatcher.deliver_due() == DeliveryReport()
+    clock.advance(seconds=4)
+    created, assigned = outbox_rows(service)
+    assert dispatcher.deliver_due().delivered == (created.id, assigned.id)
+    assert [d.delivery_id for d in receiver.received] == [created.id, assigned.id]
+
+
+def test_tickets_are_filed_while_the_receiver_hangs(
+    service: TicketService, make_draft: MakeDraft, dispatcher: OutboxDispatcher, receiver: Receiver
+) -> None:
+    """No transaction is open across a request: on SQLite it would hold the write lock the action server needs."""
+    service.create(make_draft())
+    receiver.start()
+    receiver.delay_s = 3.0
+    sending = threading.Thread(target=dispatcher.deliver_due)
+    sending.start()
+    while not receiver.requests_started:
+        time.sleep(0.01)
+
+    started = time.monotonic()
+    service.create(make_draft())
+    service.assign(service.list()[0].number, "operator:王", assignee="李四")
+    elapsed = time.monotonic() - started
+    sending.join()
+
+    assert elapsed < 1.0, f"filing waited {elapsed:.1f} s for the webhook"
+    assert len(receiver.processed) == 1
 
 
 def test_two_dispatchers_never_send_one_row_twice(
