@@ -156,6 +156,9 @@ class OutboxDispatcher:
             raise ValueError("a webhook secret is required")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if httpx.URL(url).scheme not in ("http", "https"):
+            # Said at startup: a bad URL found at the first request would fail every round, quietly.
+            raise ValueError("the webhook URL must be http:// or https://")
         self._url = url
         self._key = _key(secret)
         self._clock = clock

@@ -450,3 +450,13 @@ def test_a_webhook_url_without_a_secret_is_a_startup_error(monkeypatch: pytest.M
     monkeypatch.setenv("HOTLINE_WEBHOOK_SECRET", SECRET)
     settings = Settings()
     assert settings.webhook_secret is not None and SECRET not in repr(settings)
+
+
+def test_a_dispatcher_refuses_what_it_cannot_use(service: TicketService) -> None:
+    with pytest.raises(ValueError, match="secret"):
+        OutboxDispatcher(service.engine, "https://tickets.example.org/hooks", "")
+    with pytest.raises(ValueError, match="http"):
+        OutboxDispatcher(service.engine, "tickets.example.org/hooks", SECRET)
+    dispatcher = OutboxDispatcher(service.engine, "https://tickets.example.org/hooks", SECRET)
+    assert SECRET not in repr(dispatcher)
+    dispatcher.close()
