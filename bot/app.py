@@ -1,13 +1,14 @@
-"""The gateway (FastAPI): channels, the conversation core, and soon the console and ticket API."""
+"""The gateway (FastAPI): channels, the conversation core, the ticket API, and the outbox webhook in the background."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
+from sqlalchemy import Engine
 
 from bot.api import chat, tickets
 from bot.auth import TokenStore
@@ -16,6 +17,7 @@ from bot.ownership import OwnershipStore
 from bot.rasa_client import RasaClient
 from bot.ratelimit import SlidingWindowLimiter
 from bot.settings import Settings, get_settings
+from bot.tickets.outbox import OutboxDispatcher, dispatching
 from bot.tickets.service import open_ticket_service
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -32,7 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tickets = ticket_service
         app.state.tokens = TokenStore(ticket_service.engine)
         app.state.core = ConversationCore(rasa, OwnershipStore(ticket_service.engine))
-        yield
+        async with _webhooks(settings, ticket_service.engine):
+            yield
         await rasa.aclose()
         ticket_service.close()
 
@@ -51,3 +54,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     return app
+
+
+def _webhooks(settings: Settings, engine: Engine) -> AbstractAsyncContextManager[object]:
+    """Outbox delivery in the background while the gateway runs, if a webhook URL is configured."""
+    if not settings.webhook_url:
+        return nullcontext()
+    if settings.webhook_secret is None:  # Settings refuses this already; kept for a hand-built Settings
+        raise RuntimeError("HOTLINE_WEBHOOK_SECRET is required when HOTLINE_WEBHOOK_URL is set")
+    dispatcher = OutboxDispatcher(
+        engine, settings.webhook_url, settings.webhook_secret.get_secret_value(), timeout_s=settings.webhook_timeout_s
+    )
+    return dispatching(dispatcher, settings.webhook_interval_s)

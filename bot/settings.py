@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.tickets.database import default_database_url
@@ -21,6 +21,20 @@ class Settings(BaseSettings):
         default_factory=default_database_url,
         validation_alias=AliasChoices("DATABASE_URL", "HOTLINE_DATABASE_URL"),
     )
+    #: The external ticketing system's webhook; unset, no webhooks are sent (they wait in the outbox).
+    webhook_url: str | None = None
+    #: The HMAC key the receiver verifies X-Hotline-Signature with. Required with webhook_url.
+    webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
+    webhook_interval_s: float = 2.0
+    webhook_timeout_s: float = 10.0
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_with_url(cls, secret: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Checked on the secret, not the whole model: a model error would quote every setting, secrets included.
+        if info.data.get("webhook_url") and not (secret and secret.get_secret_value()):
+            raise ValueError("HOTLINE_WEBHOOK_SECRET is required when HOTLINE_WEBHOOK_URL is set")
+        return secret
 
 
 @cache
