@@ -7,6 +7,7 @@ import os
 import sys
 
 from bot import nlu, up
+from bot.tickets import cli as tickets_cli
 from index import cli as index_cli
 
 
@@ -18,6 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     index_cli.register(commands)
     nlu.register(commands)
     up.register(commands)
+    tickets_cli.register(commands)
     args = parser.parse_args(argv)
     index_cli.configure_logging(args.verbose)
     try:
