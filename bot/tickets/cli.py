@@ -55,9 +55,10 @@ def _parse_lines(lines: TextIO) -> Iterator[tuple[Any, dict[str, Any]]]:
         query_id = None
         try:
             record = json.loads(line)
+            if isinstance(record, dict):
+                query_id = record.get("id")  # kept on the error line too, so the caller can match it
             if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                 raise ValueError('expected {"id": ..., "text": "..."}')
-            query_id = record.get("id")
             yield query_id, {"text": record["text"]}
         except ValueError as exc:  # json.JSONDecodeError is a ValueError
             print(f"line {number}: {exc}", file=sys.stderr)

@@ -142,16 +142,26 @@ class DomainClassifier:
         self._weights = weights
         self._bias = bias
         self._lexicon = lexicon
-        self._embedder = embedder
+        self.embedder = embedder
         self._keyword_bonus = keyword_bonus
 
-    def probabilities(self, texts: Sequence[str], use_vectors: bool = True, use_keywords: bool = True) -> np.ndarray:
-        """(n, labels) fused probabilities; the switches exist for the benchmark's ablations."""
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embedder.embed_queries([clip(t) for t in texts]).astype(np.float64)
+
+    def probabilities(
+        self,
+        texts: Sequence[str],
+        vectors: np.ndarray | None = None,
+        use_vectors: bool = True,
+        use_keywords: bool = True,
+    ) -> np.ndarray:
+        """(n, labels) fused probabilities. `vectors` (from `embed`) and the switches serve the benchmark,
+        which scores each variant from one embedding pass."""
         scores = np.zeros((len(texts), len(self.labels)))
         if not texts:
             return scores
         if use_vectors:
-            vectors = self._embedder.embed_queries([clip(t) for t in texts]).astype(np.float64)
+            vectors = self.embed(texts) if vectors is None else vectors
             scores += _log_softmax(vectors @ self._weights + self._bias)
         if use_keywords:
             scores += self._keyword_bonus * self._lexicon.hits(texts)
