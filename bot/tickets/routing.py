@@ -104,7 +104,8 @@ class DomainRouter:
 
     def route(self, draft: TicketDraft) -> RoutingDecision:
         """Kind-aware: a disclosure request goes to the disclosure office whatever its topic."""
-        decision = self.route_text(draft.description)
+        # The party complained about (涉及的单位: "XX物业公司", "XX医院") often names the domain outright.
+        decision = self.route_text(f"{draft.description} {draft.subject}".strip())
         if draft.kind is TicketKind.DISCLOSURE_REQUEST:
             return RoutingDecision(decision.domain, self.table.disclosure, decision.confidence)
         return decision

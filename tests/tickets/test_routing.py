@@ -47,13 +47,13 @@ def router() -> DomainRouter:
     return load_router()
 
 
-def _draft(kind: TicketKind, description: str) -> TicketDraft:
+def _draft(kind: TicketKind, description: str, subject: str = "") -> TicketDraft:
     return TicketDraft(
         kind=kind,
         description=description,
         location="朝阳区",
         occurred_at="上周",
-        subject="",
+        subject=subject,
         name=None,
         phone="13900000000",
         consent_to_contact=False,
@@ -100,6 +100,12 @@ def test_disclosure_requests_go_to_the_disclosure_office_whatever_the_topic(rout
     assert disclosure.department == DISCLOSURE_OFFICE
     assert disclosure.domain == complaint.domain == "城建"
     assert complaint.department == "市住房和城乡建设委员会"
+
+
+def test_the_party_complained_about_counts_too(router):
+    vague = "他们收了钱不办事，打电话也没人接，请领导管一管。"
+    assert router.route(_draft(TicketKind.COMPLAINT, vague, subject="XX小区物业公司")).domain == "城建"
+    assert router.route(_draft(TicketKind.COMPLAINT, vague, subject="XX医院")).domain == "医疗"
 
 
 def _write(tmp_path: Path, text: str) -> Path:
