@@ -10,13 +10,13 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-turns bench-tickets lock clean
+.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets lock clean
 
 help:
 	@echo "make run    set everything up, build the index and train the model if stale, start the assistant"
 	@echo "make test   set everything up and run the test suite"
 	@echo "make lint   ruff check and format check"
-	@echo "make bench-retrieval | bench-embedders   benchmarks (write benchmarks/results/*.md)"
+	@echo "make bench-retrieval | bench-embedders | bench-routing   benchmarks (write benchmarks/results/*.md)"
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -71,6 +71,9 @@ bench-retrieval: $(VENV)/.installed
 
 bench-embedders: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/embedders.py
+
+bench-routing: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/routing.py
 
 bench-turns: setup index
 	$(VENV)/bin/hotline nlu train

@@ -18,6 +18,7 @@ from bot.rasa_client import RasaClient
 from bot.ratelimit import SlidingWindowLimiter
 from bot.settings import Settings, get_settings
 from bot.tickets.outbox import OutboxDispatcher, dispatching
+from bot.tickets.routing import route_by_domain
 from bot.tickets.service import open_ticket_service
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -29,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One database for tickets and ownership; opening the service migrates it to head first.
-        ticket_service = open_ticket_service(settings.database_url)
+        ticket_service = open_ticket_service(settings.database_url, router=route_by_domain)
         rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
         app.state.tickets = ticket_service
         app.state.tokens = TokenStore(ticket_service.engine)

@@ -2,6 +2,12 @@
 
 list, show and overdue print masked views; `token` issues and revokes operator API tokens; `audit` exports
 the 电子监察 log as JSON Lines.
+
+`route` reads JSONL {"id", "text"} on stdin and writes {"id", "domain", "department", "confidence"} per
+line, in input order, with the shipped classifier and routing table. A bad line (not JSON, no "text" string)
+does not stop the run: its place in the output holds {"id", "error": "line N: …"} and the same message goes to
+stderr, as `hotline index query` does. Blank lines are skipped. Lines are embedded in batches (--batch-size)
+for throughput; use --batch-size 1 when feeding lines interactively.
 """
 
 from __future__ import annotations
@@ -10,9 +16,11 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from bot.auth import Role, TokenStore
 from bot.tickets.domain import TicketFilter, TicketKind, TicketStatus, TicketView
@@ -60,6 +68,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     audit.add_argument("--since", type=_aware_datetime, default=None, help="e.g. 2026-11-01T00:00:00+08:00")
     audit.add_argument("--ticket", default=None)
     audit.set_defaults(handler=_audit)
+
+    route = sub.add_parser("route", help='JSONL {"id", "text"} → {"id", "domain", "department"}')
+    route.add_argument("--table", type=Path, default=None, help="routing table (default: $HOTLINE_ROUTING_TABLE)")
+    route.add_argument("--batch-size", type=int, default=128, help="lines embedded together (default 128)")
+    route.set_defaults(handler=_route)
+
+    train = sub.add_parser("train-router", help="retrain the domain model from routing_examples.yml")
+    train.set_defaults(handler=_train_router)
 
 
 def _service(args: argparse.Namespace) -> TicketService:
@@ -206,3 +222,56 @@ def _aware_datetime(text: str) -> datetime:
     if moment.tzinfo is None:
         raise argparse.ArgumentTypeError("give a timezone, e.g. 2026-11-01T00:00:00+08:00")
     return moment
+
+
+def _route(args: argparse.Namespace) -> int:
+    from bot.tickets.routing import load_router
+
+    router = load_router(args.table)  # before reading stdin: a bad table or model fails once, not per line
+    batch_size = max(1, args.batch_size)
+    for batch in _batches(_parse_lines(sys.stdin), batch_size):
+        texts = [record["text"] for _, record in batch if "error" not in record]
+        decisions = iter(router.route_texts(texts))
+        for query_id, record in batch:
+            if "error" not in record:
+                d = next(decisions)
+                record = {"id": query_id, "domain": d.domain, "department": d.department, "confidence": d.confidence}
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def _parse_lines(lines: TextIO) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """(id, {"text"}) per good line; (id, {"id", "error"}) per bad one, reported on stderr as well."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        query_id = None
+        try:
+            record = json.loads(line)
+            if isinstance(record, dict):
+                query_id = record.get("id")  # kept on the error line too, so the caller can match it
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise ValueError('expected {"id": ..., "text": "..."}')
+            yield query_id, {"text": record["text"]}
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError
+            print(f"line {number}: {exc}", file=sys.stderr)
+            yield query_id, {"id": query_id, "error": f"line {number}: {exc}"}
+
+
+def _batches(items: Iterable[tuple[Any, dict[str, Any]]], size: int) -> Iterator[list[tuple[Any, dict[str, Any]]]]:
+    batch: list[tuple[Any, dict[str, Any]]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _train_router(args: argparse.Namespace) -> int:
+    from bot.tickets.domain_classifier import train
+
+    print(train())
+    return 0
