@@ -40,7 +40,7 @@ TAXONOMY = ("城建", "交通", "教育", "政务", "企业", "治安", "环保"
 EMPTY = "(empty)"
 TARGET_MACRO_F1 = 0.60
 CLI_SAMPLE = 400  # lines piped through `hotline tickets route` for the end-to-end throughput
-BATCH = 128  # as the CLI embeds
+BATCH = 512  # as the CLI embeds
 
 
 READING = """## Reading the numbers
