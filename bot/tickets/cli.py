@@ -71,7 +71,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
     route = sub.add_parser("route", help='JSONL {"id", "text"} → {"id", "domain", "department"}')
     route.add_argument("--table", type=Path, default=None, help="routing table (default: $HOTLINE_ROUTING_TABLE)")
-    route.add_argument("--batch-size", type=int, default=128, help="lines embedded together (default 128)")
+    route.add_argument("--batch-size", type=int, default=512, help="lines embedded together (default 512)")
     route.set_defaults(handler=_route)
 
     train = sub.add_parser("train-router", help="retrain the domain model from routing_examples.yml")
