@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_ticket_engine(settings.database_url)  # one database: tickets and ownership
-        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
+        rasa = RasaClient(settings.rasa_urls, settings.rasa_timeout_s)
         app.state.core = ConversationCore(rasa, OwnershipStore(engine))
         yield
         await rasa.aclose()
