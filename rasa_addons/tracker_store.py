@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 import sqlalchemy.orm
 from rasa.core.tracker_store import SQLTrackerStore
-from rasa.shared.core.events import Event
+from rasa.shared.core.events import Event, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -39,6 +39,12 @@ DEFAULT_MAX_CACHED = 5_000  # trackers; a session of ~50 events is ~100 kB in me
 class _Cached:
     tracker: DialogueStateTracker  # the very object Rasa works on: no copy, no deserialisation
     stored: int  # how many of tracker.events are in SQL
+
+
+def _holds_an_earlier_session(events: list[Event]) -> bool:
+    """Whether a citizen spoke before the last session start (a new conversation starts with one)."""
+    starts = [i for i, event in enumerate(events) if isinstance(event, SessionStarted)]
+    return bool(starts) and any(isinstance(event, UserUttered) for event in events[: starts[-1]])
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
@@ -78,6 +84,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         known = cached.stored if cached is not None and cached.tracker is tracker else None
         events = list(tracker.events)
         await self._in_sql_thread(lambda: self._append(tracker.sender_id, events, known))
+        if _holds_an_earlier_session(events):
+            # A new session began: SQL now serves only that one, so the next turn reads it from there, as
+            # with SQLTrackerStore, instead of carrying the earlier sessions in memory.
+            self._cache.pop(tracker.sender_id, None)
+            return
         self._remember(tracker, stored=len(events))
 
     def _remember(self, tracker: DialogueStateTracker, stored: int) -> None:

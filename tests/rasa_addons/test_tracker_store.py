@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STORE_SCRIPT = """
 import asyncio, sqlite3, sys
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
+from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet, UserUttered
 from rasa_addons.tracker_store import CachedSQLTrackerStore
 
 db, wal = sys.argv[1], sys.argv[2] == "wal"
@@ -63,6 +63,14 @@ async def main():
     await restarted.save(outsider)
     assert len(stored("c1")) == 6
     assert await restarted.retrieve("c1") is outsider
+
+    # A second session: not kept in memory; the next read gets only the new session, as from SQL.
+    outsider.update(SessionStarted())
+    outsider.update(ActionExecuted("action_listen"))
+    await restarted.save(outsider)
+    latest = await restarted.retrieve("c1")
+    assert latest is not outsider, "kept"
+    assert [e.type_name for e in latest.events] == ["session_started", "action"], [e.type_name for e in latest.events]
 
     assert await store.retrieve("nobody") is None
     small = CachedSQLTrackerStore(domain=domain, dialect="sqlite", db=db, max_cached=2)
