@@ -74,6 +74,7 @@ def services(
                 "HOTLINE_TRACKER_SQLITE_WAL": str(rasa.sqlite_wal).lower(),
             },
             cwd=ROOT,
+            start_timeout=300.0,  # ~30 s on a quiet machine, minutes on a busy one
         )
         for i, port in enumerate(rasa_ports(ports, rasa.workers))
     ]
