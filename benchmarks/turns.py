@@ -683,6 +683,9 @@ def main() -> int:
     if not model_path().exists():
         raise SystemExit(f"no model at {model_path()}: run `hotline nlu train`")
 
+    # SIGTERM (and SIGINT, which a shell's background job ignores) stop the stacks on the way out.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.default_int_handler)
     model_mtime = model_path().stat().st_mtime
     with tempfile.TemporaryDirectory(prefix="turns-bench-") as tmp:
         stacks: dict[str, Stack] = {}
