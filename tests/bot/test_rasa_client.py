@@ -19,6 +19,8 @@ from bot.up import Ports, RasaOptions, services
 class FakeRasa(ThreadingHTTPServer):
     """Answers our channel's webhook, and remembers which senders it served."""
 
+    request_queue_size = 128  # the default backlog of 5 refuses some of 60 concurrent connections
+
     def __init__(self) -> None:
         self.senders: list[str] = []
         super().__init__(("127.0.0.1", 0), _Webhook)
