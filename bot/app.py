@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One database for tickets and ownership; opening the service migrates it to head first.
         ticket_service = open_ticket_service(settings.database_url, router=route_by_domain)
-        rasa = RasaClient(settings.rasa_url, settings.rasa_timeout_s)
+        rasa = RasaClient(settings.rasa_urls, settings.rasa_timeout_s)
         app.state.tickets = ticket_service
         app.state.tokens = TokenStore(ticket_service.engine)
         app.state.core = ConversationCore(rasa, OwnershipStore(ticket_service.engine))

@@ -23,8 +23,13 @@ def rasa_venv() -> Path:
 
 
 def rasa_env() -> dict[str, str]:
-    # endpoints.yml reads the last two; `hotline up` sets them, other commands get these defaults.
-    defaults = {"HOTLINE_ACTIONS_PORT": "5055", "HOTLINE_TRACKER_DB": str(ROOT / "var" / "rasa-trackers.db")}
+    # endpoints.yml reads these; `hotline up` sets them, other commands get these defaults.
+    defaults = {
+        "HOTLINE_ACTIONS_PORT": "5055",
+        "HOTLINE_TRACKER_DB": str(ROOT / "var" / "rasa-trackers.db"),
+        "HOTLINE_TRACKER_STORE": "rasa_addons.tracker_store.CachedSQLTrackerStore",
+        "HOTLINE_TRACKER_SQLITE_WAL": "false",
+    }
     return {**defaults, **os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 

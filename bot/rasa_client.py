@@ -1,7 +1,14 @@
-"""The Rasa server, seen from the gateway: one HTTP call per turn to our input channel."""
+"""The Rasa server, seen from the gateway: one HTTP call per turn to our input channel.
+
+Rasa may run as several worker processes (`hotline up --rasa-workers N`). Each sender is pinned to
+one of them by a stable hash of its sender_id, so a conversation's tracker cache and its lock (Rasa's
+in-memory lock store) live in one process, and no Redis lock store is needed for that.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,16 +29,26 @@ class RasaTurn:
     active_loop: str | None = None
 
 
+def worker_for(sender_id: str, workers: int) -> int:
+    """The worker that owns `sender_id`: the same in every process and run (Python's hash() is salted)."""
+    digest = hashlib.blake2b(sender_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % workers
+
+
 class RasaClient:
-    def __init__(self, base_url: str, timeout_s: float = 30.0):
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=timeout_s)
+    def __init__(self, base_urls: str | Sequence[str], timeout_s: float = 30.0):
+        urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
+        if not urls:
+            raise ValueError("no Rasa URL")
+        self._workers = [httpx.AsyncClient(base_url=url, timeout=timeout_s) for url in urls]
 
     async def send(self, sender_id: str, text: str, metadata: dict[str, Any]) -> RasaTurn:
+        http = self._workers[worker_for(sender_id, len(self._workers))]
         try:
-            response = await self._http.post(WEBHOOK, json={"sender": sender_id, "message": text, "metadata": metadata})
+            response = await http.post(WEBHOOK, json={"sender": sender_id, "message": text, "metadata": metadata})
             response.raise_for_status()
         except httpx.HTTPError as exc:
-            raise RasaUnavailable(f"Rasa at {self._http.base_url} failed: {type(exc).__name__}") from exc
+            raise RasaUnavailable(f"Rasa at {http.base_url} failed: {type(exc).__name__}") from exc
         body = response.json()
         return RasaTurn(
             messages=body.get("messages") or [],
@@ -41,4 +58,5 @@ class RasaClient:
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for http in self._workers:
+            await http.aclose()

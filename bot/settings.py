@@ -13,7 +13,8 @@ from bot.tickets.database import default_database_url
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
 
-    #: Rasa's HTTP server; the gateway talks to it over our own input channel.
+    #: Rasa's HTTP server; the gateway talks to it over our own input channel. Several Rasa workers:
+    #: their URLs separated by commas (each sender is pinned to one; see bot/rasa_client.py).
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_s: float = 30.0
     #: Tickets, audit, ownership. PostgreSQL in deployment, an SQLite file by default.
@@ -35,6 +36,10 @@ class Settings(BaseSettings):
         if info.data.get("webhook_url") and not (secret and secret.get_secret_value()):
             raise ValueError("HOTLINE_WEBHOOK_SECRET is required when HOTLINE_WEBHOOK_URL is set")
         return secret
+
+    @property
+    def rasa_urls(self) -> list[str]:
+        return [url.strip() for url in self.rasa_url.split(",") if url.strip()]
 
 
 @cache

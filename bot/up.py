@@ -22,32 +22,62 @@ class Ports:
     actions: int = 5055
 
 
-def services(host: str, ports: Ports, model: Path, var: Path, index: Path) -> list[Service]:
+#: `--tracker-store` choices: the class endpoints.yml's `type: ${HOTLINE_TRACKER_STORE}` loads.
+TRACKER_STORES = {
+    # Rasa's SQLTrackerStore behind a per-process cache; only new events are written (rasa_addons/tracker_store.py)
+    "cached": "rasa_addons.tracker_store.CachedSQLTrackerStore",
+    "sql": "SQL",  # Rasa's own SQLTrackerStore, as before
+}
+
+
+@dataclass(frozen=True)
+class RasaOptions:
+    workers: int = 1  # Rasa processes; the gateway pins each sender to one
+    tracker_store: str = "cached"  # a key of TRACKER_STORES
+    sqlite_wal: bool = False  # the tracker database in WAL mode, commits not waiting for the disk
+
+
+def rasa_ports(ports: Ports, workers: int) -> list[int]:
+    """Worker i listens on the Rasa port + i."""
+    return [ports.rasa + i for i in range(workers)]
+
+
+def services(
+    host: str, ports: Ports, model: Path, var: Path, index: Path, rasa: RasaOptions | None = None
+) -> list[Service]:
     """Rasa first (the gateway needs it), then actions (Rasa calls them), then the gateway."""
-    rasa = Service(
-        name="rasa",
-        command=[
-            str(nlu.rasa_venv() / "bin" / "rasa"),
-            "run",
-            "--model",
-            str(model),
-            "--endpoints",
-            "endpoints.yml",
-            "--credentials",
-            "credentials.yml",
-            "--interface",
-            "127.0.0.1",  # Rasa is internal: only the gateway faces citizens
-            "--port",
-            str(ports.rasa),
-        ],
-        health_url=f"http://127.0.0.1:{ports.rasa}/webhooks/hotline/",
-        env={
-            **nlu.rasa_env(),
-            "HOTLINE_ACTIONS_PORT": str(ports.actions),
-            "HOTLINE_TRACKER_DB": str(var / "rasa-trackers.db"),
-        },
-        cwd=ROOT,
-    )
+    rasa = rasa or RasaOptions()
+    workers = [
+        Service(
+            name="rasa" if rasa.workers == 1 else f"rasa-{i}",
+            command=[
+                str(nlu.rasa_venv() / "bin" / "rasa"),
+                "run",
+                "--model",
+                str(model),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+                "--interface",
+                "127.0.0.1",  # Rasa is internal: only the gateway faces citizens
+                "--port",
+                str(port),
+            ],
+            health_url=f"http://127.0.0.1:{port}/webhooks/hotline/",
+            env={
+                **nlu.rasa_env(),
+                "HOTLINE_ACTIONS_PORT": str(ports.actions),
+                # One database for every worker: a sender's events are written by the worker it is pinned to.
+                "HOTLINE_TRACKER_DB": str(var / "rasa-trackers.db"),
+                "HOTLINE_TRACKER_STORE": TRACKER_STORES[rasa.tracker_store],
+                "HOTLINE_TRACKER_SQLITE_WAL": str(rasa.sqlite_wal).lower(),
+            },
+            cwd=ROOT,
+            start_timeout=300.0,  # ~30 s on a quiet machine, minutes on a busy one
+        )
+        for i, port in enumerate(rasa_ports(ports, rasa.workers))
+    ]
     actions = Service(
         name="actions",
         command=[str(APP_PYTHON), "-m", "actions.server", "--port", str(ports.actions)],
@@ -70,17 +100,26 @@ def services(host: str, ports: Ports, model: Path, var: Path, index: Path) -> li
             "--no-access-log",  # access logs would carry sender ids; the gateway logs what matters
         ],
         health_url=f"http://127.0.0.1:{ports.gateway}/healthz",
-        env={"HOTLINE_RASA_URL": f"http://127.0.0.1:{ports.rasa}"},
+        env={"HOTLINE_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports(ports, rasa.workers))},
         cwd=ROOT,
     )
-    return [rasa, actions, gateway]
+    return [*workers, actions, gateway]
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     up = commands.add_parser("up", help="run Rasa, the action server and the gateway together")
     up.add_argument("--host", default=os.environ.get("HOTLINE_HOST", "127.0.0.1"))
     up.add_argument("--port", type=int, default=int(os.environ.get("HOTLINE_PORT", "8000")))
-    up.add_argument("--rasa-port", type=int, default=5005)
+    up.add_argument("--rasa-port", type=int, default=5005, help="the first Rasa worker's; worker i gets this + i")
+    up.add_argument(
+        "--rasa-workers", type=int, default=1, help="Rasa processes (~1.4 GB RAM each); senders are pinned to one"
+    )
+    up.add_argument("--tracker-store", choices=sorted(TRACKER_STORES), default=RasaOptions.tracker_store)
+    up.add_argument(
+        "--sqlite-wal",
+        action="store_true",
+        help="tracker database in WAL mode without an fsync per turn (survives restarts, not power cuts)",
+    )
     up.add_argument("--actions-port", type=int, default=5055)
     up.add_argument("--index", type=Path, default=ROOT / "var" / "index" / "knowledge")
     up.add_argument("--var", type=Path, default=ROOT / "var", help="where state lives (trackers, the database)")
@@ -91,6 +130,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _up(args: argparse.Namespace) -> int:
     if not (args.index / "manifest.json").exists():
         raise FileNotFoundError(f"no knowledge index at {args.index}: run `hotline index ensure` (or `make run`)")
+    if args.rasa_workers < 1:
+        raise ValueError("--rasa-workers must be at least 1")
     model = nlu.model_path() if args.no_train else nlu.train()
     if not model.exists():
         raise FileNotFoundError(f"no model at {model}: run `hotline nlu train`")
@@ -98,6 +139,13 @@ def _up(args: argparse.Namespace) -> int:
     ports = Ports(args.port, args.rasa_port, args.actions_port)
     address = f"http://{args.host}:{args.port}"
     return run_services(
-        services(args.host, ports, model, args.var.resolve(), args.index.resolve()),
+        services(
+            args.host,
+            ports,
+            model,
+            args.var.resolve(),
+            args.index.resolve(),
+            RasaOptions(args.rasa_workers, args.tracker_store, args.sqlite_wal),
+        ),
         on_ready=lambda: print(f"hotline  | ready: web chat on {address}/ , API on {address}/api/chat", flush=True),
     )

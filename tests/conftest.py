@@ -90,7 +90,11 @@ def hotline_stack(tmp_path_factory, trained_model, knowledge_index) -> Iterator[
     command += ["--actions-port", str(ports[2])]
     with log.open("w") as log_file:
         process = subprocess.Popen(
-            command, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "DATABASE_URL": database_url}
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            # PYTHONPATH: this checkout's code, even when the venv's editable install points at another one.
+            env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url},
         )
     url = f"http://127.0.0.1:{ports[0]}"
     try:
