@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bot import nlu
+
 HOTLINE = str(Path(sys.executable).with_name("hotline"))
 
 
