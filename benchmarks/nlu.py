@@ -6,11 +6,11 @@ types: complaint/report (and emergency, request_human) → 投诉/求助, sugges
 trained on MSGABench itself (5-fold cross-validation here), so it is an in-domain upper reference,
 not a peer.
 
-Several models (pipeline variants) are compared side by side in one run; the first is the baseline,
-normally the shipped model. Each message goes one at a time through a warm worker, the same one
+Several models (pipeline variants) are compared side by side in one run against a baseline, normally
+the shipped model. Each message goes one at a time through a warm worker, the same one
 `hotline nlu classify` uses, so one pass gives both the intents and the parse latency.
 
-    python benchmarks/nlu.py [--model NAME=PATH ...] [--train-seconds NAME=SECONDS ...] [--limit N]
+    python benchmarks/nlu.py [--model NAME=PATH ...] [--baseline NAME] [--train-seconds NAME=SECONDS ...] [--limit N]
 """
 
 from __future__ import annotations
@@ -233,7 +233,8 @@ def named(values: list[str], flag: str) -> list[tuple[str, str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", default=[], help="NAME=PATH; the first is the baseline")
+    parser.add_argument("--model", action="append", default=[], help="NAME=PATH, scored in this order")
+    parser.add_argument("--baseline", default="", help="NAME of the model the others must beat (default: first)")
     parser.add_argument("--train-seconds", action="append", default=[], help="NAME=SECONDS, from `rasa train`")
     parser.add_argument("--note", default="", help="how the models were trained, printed above the table")
     parser.add_argument("--limit", type=int, default=0)
@@ -249,6 +250,7 @@ def main() -> int:
         messages = messages[:: max(1, len(messages) // args.limit)][: args.limit]
 
     results = [score_variant(variant, heldout, messages) for variant in variants]
+    results.sort(key=lambda r: r.variant.name != (args.baseline or variants[0].name))  # baseline first, stable
     gold_types = [r["type"] for r in messages]
     anchor_accuracy, anchor_macro = tfidf_anchor([r["text"] for r in messages], gold_types)
     baseline = results[0]
