@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,6 +239,7 @@ def main() -> int:
     parser.add_argument("--train-seconds", action="append", default=[], help="NAME=SECONDS, from `rasa train`")
     parser.add_argument("--note", default="", help="how the models were trained, printed above the table")
     parser.add_argument("--limit", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=1, help="models scored at once; >1 inflates parse latency")
     args = parser.parse_args()
     train_seconds = {name: float(s) for name, s in named(args.train_seconds, "--train-seconds")}
     models = named(args.model, "--model") or [("shipped", str(model_path()))]
@@ -249,7 +251,8 @@ def main() -> int:
     if args.limit:  # every k-th message: the file is grouped by type, a prefix would hold one type
         messages = messages[:: max(1, len(messages) // args.limit)][: args.limit]
 
-    results = [score_variant(variant, heldout, messages) for variant in variants]
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:  # each model runs in its own worker process
+        results = list(pool.map(lambda variant: score_variant(variant, heldout, messages), variants))
     results.sort(key=lambda r: r.variant.name != (args.baseline or variants[0].name))  # baseline first, stable
     gold_types = [r["type"] for r in messages]
     anchor_accuracy, anchor_macro = tfidf_anchor([r["text"] for r in messages], gold_types)
