@@ -1,1 +1,2 @@
-"""Code that runs inside the Rasa server (.venv-rasa, Python 3.10): it cannot import the app."""
+"""Code that runs inside the Rasa server (.venv-rasa, Python 3.10): custom graph components and our input
+channel, loaded by module path from config.yml and credentials.yml. It cannot import the app."""
