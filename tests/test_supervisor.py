@@ -124,7 +124,8 @@ class Driver:
             self.lines.append(line.rstrip("\n"))
             self._new.put(line)
 
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 15.0) -> None:
+    # Generous: these bound a hang, not a speed; a loaded CI machine starts Python children slowly.
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while not any(predicate(line) for line in self.lines):
             remaining = deadline - time.monotonic()
@@ -133,7 +134,7 @@ class Driver:
             except queue.Empty:
                 pytest.fail("waited in vain; output so far:\n" + self.log)
 
-    def finish(self, timeout: float = 15.0) -> int:
+    def finish(self, timeout: float = 60.0) -> int:
         code = self.process.wait(timeout=timeout)
         self._reader.join(timeout=5)
         return code
