@@ -139,8 +139,8 @@ class DomainClassifier:
         keyword_bonus: float = KEYWORD_BONUS,
     ) -> None:
         self.labels = tuple(labels)
-        self._weights = weights
-        self._bias = bias
+        self.weights = weights
+        self.bias = bias
         self._lexicon = lexicon
         self.embedder = embedder
         self._keyword_bonus = keyword_bonus
@@ -162,7 +162,7 @@ class DomainClassifier:
             return scores
         if use_vectors:
             vectors = self.embed(texts) if vectors is None else vectors
-            scores += _log_softmax(vectors @ self._weights + self._bias)
+            scores += _log_softmax(vectors @ self.weights + self.bias)
         if use_keywords:
             scores += self._keyword_bonus * self._lexicon.hits(texts)
         return _softmax(scores)
@@ -173,17 +173,23 @@ class DomainClassifier:
         return [DomainScore(self.labels[j], float(probabilities[i, j])) for i, j in enumerate(best)]
 
 
-def train(examples_path: Path = EXAMPLES_PATH, model_path: Path = MODEL_PATH, embedder: Embedder | None = None) -> Path:
-    """Embed the examples, fit the regression and write the artifact next to them."""
-    from index.embedders import load_embedder
-
-    embedder = embedder or load_embedder("e5-fast")
-    domains = load_examples(examples_path)
+def fit(domains: Sequence[DomainExamples], embedder: Embedder) -> DomainClassifier:
+    """Embed the examples and fit the regression; the lexicon is the domains' keywords."""
     labels = [d.domain for d in domains]
     texts = [clip(text) for d in domains for text in d.examples]
     targets = np.array([i for i, d in enumerate(domains) for _ in d.examples])
     vectors = embedder.embed_queries(texts).astype(np.float64)
     weights, bias = fit_softmax_regression(vectors, targets, len(labels))
+    lexicon = KeywordLexicon({d.domain: d.keywords for d in domains}, labels)
+    return DomainClassifier(labels, weights, bias, lexicon, embedder)
+
+
+def train(examples_path: Path = EXAMPLES_PATH, model_path: Path = MODEL_PATH, embedder: Embedder | None = None) -> Path:
+    """Fit on the examples and write the artifact next to them."""
+    from index.embedders import load_embedder
+
+    embedder = embedder or load_embedder("e5-fast")
+    classifier = fit(load_examples(examples_path), embedder)
     meta = {
         "embedder_spec": embedder.spec,
         "embedder": embedder.name,
@@ -192,9 +198,9 @@ def train(examples_path: Path = EXAMPLES_PATH, model_path: Path = MODEL_PATH, em
     with model_path.open("wb") as out:  # np.savez on a path would append ".npz" to other names
         np.savez(
             out,
-            labels=np.array(labels),
-            weights=weights.astype(np.float32),
-            bias=bias.astype(np.float32),
+            labels=np.array(classifier.labels),
+            weights=classifier.weights.astype(np.float32),
+            bias=classifier.bias.astype(np.float32),
             meta=np.array(json.dumps(meta)),
         )
     return model_path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -223,3 +224,15 @@ def test_a_routing_fault_still_files_the_ticket(
     receipt = service.create(make_draft())
     service.close()
     assert receipt.created and receipt.department == INTAKE_CENTRE
+
+
+def test_the_benchmarks_extra_examples_are_ours_and_apart_from_the_shipped_ones():
+    """benchmarks/routing.py trains a variant on them: they must load, cover every domain, repeat no shipped
+    example and carry nothing that looks like a phone or 身份证 number."""
+    extra = load_examples(Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "routing_examples_extra.yml")
+    assert {d.domain for d in extra} == TAXONOMY
+    shipped = {text for d in load_examples() for text in d.examples}
+    texts = [text for d in extra for text in d.examples]
+    assert len(texts) == len(set(texts))
+    assert not shipped & set(texts)
+    assert not [t for t in texts if re.search(r"1[3-9]\d{9}|\d{17}[\dXx]", t)]
