@@ -227,3 +227,21 @@ def test_web_chat_page_is_served(hotline_stack):
     response = httpx.get(hotline_stack.url + "/", timeout=30)
     assert response.status_code == 200
     assert "/api/chat" in response.text and "12320" in response.text
+
+
+def test_phone_and_id_numbers_never_reach_the_logs(citizen, hotline_stack):
+    """The gateway, Rasa and the action server all write to the stack's log: a complaint that carries a phone
+    number and a 身份证 number is filed, and neither number shows up there in any spelling."""
+    phone, id_number = "13987650123", "11010519491231002X"
+    opening, description, *rest = FORM_ANSWERS["complaint"]
+    for text in [opening, f"{description}，我的身份证号{id_number}，电话{phone}", *rest, phone, "同意"]:
+        citizen.say(text)
+    number = citizen.say("确认")["ticket_id"]
+    assert number
+    citizen.say(f"我想查一下工单进度 {number}")
+    citizen.say(phone[-4:])
+
+    log = hotline_stack.log.read_text(encoding="utf-8", errors="replace")
+    assert number in log  # the filing was logged, by its number
+    for secret in (phone, id_number, "139 8765 0123", "110105194912"):
+        assert secret not in log
