@@ -114,6 +114,7 @@ class NewTicket(BaseModel):
 class AssignBody(BaseModel):
     department: str | None = Field(default=None, max_length=100)
     assignee: str | None = Field(default=None, max_length=64)
+    domain: str | None = Field(default=None, max_length=20)  # a correction: also sends it to that domain's department
 
 
 class TransitionBody(BaseModel):
@@ -217,7 +218,10 @@ def show_contact(number: str, service: Service, caller: Caller) -> dict[str, Any
 @router.post("/tickets/{number}/assign")
 def assign(number: str, body: AssignBody, service: Service, caller: Caller) -> dict[str, Any]:
     with _ticket_errors():
-        return ticket_json(service.assign(number, caller.actor, department=body.department, assignee=body.assignee))
+        view = service.assign(
+            number, caller.actor, department=body.department, assignee=body.assignee, domain=body.domain
+        )
+        return ticket_json(view)
 
 
 @router.post("/tickets/{number}/transition")

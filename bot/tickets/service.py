@@ -38,7 +38,7 @@ from bot.tickets.domain import (
 from bot.tickets.models import AuditEntry, Hotspot, OutboxEvent, Ticket, TicketContact, TicketMessage
 from bot.tickets.numbering import business_day, next_number, parse_number
 from bot.tickets.privacy import mask_name, mask_phone, normalize_mainland_phone, phone_last4
-from bot.tickets.routing import route
+from bot.tickets.routing import RoutingTable, load_routing_table, route
 from bot.tickets.settings import TicketSettings
 from bot.tickets.similarity import bigrams, jaccard
 from bot.tickets.workflow import ANSWERED, FINISHED, check_move
@@ -109,6 +109,7 @@ class TicketService:
         router: Router = route,
         matching: MatchingPolicy | None = None,
         supervisor: str = "值班长",
+        routing_table: RoutingTable | None = None,
     ) -> None:
         self._engine = engine
         self._clock = clock
@@ -116,6 +117,8 @@ class TicketService:
         self._router = router
         self._matching = matching or MatchingPolicy()
         self._supervisor = supervisor
+        # Where an operator's domain correction sends a ticket; the same table the router files with.
+        self._routing_table = routing_table or load_routing_table()
         self._write_sessions = sessionmaker(engine, expire_on_commit=False)
         event.listen(self._write_sessions, "before_flush", _refuse_unaudited_changes)
         self._read_sessions = sessionmaker(engine.execution_options(**{READ_ONLY: True}))
@@ -353,20 +356,37 @@ class TicketService:
             return TicketContactView(ticket.number, contact.name, contact.phone, contact.consent_to_contact)
 
     def assign(
-        self, number: str, actor: str, *, department: str | None = None, assignee: str | None = None
+        self,
+        number: str,
+        actor: str,
+        *,
+        department: str | None = None,
+        assignee: str | None = None,
+        domain: str | None = None,
     ) -> TicketView:
-        """Give the ticket to a department and/or a person. A new complaint, report or suggestion moves to
-        assigned; a disclosure request keeps its step (its workflow has no assigned state)."""
+        """Give the ticket to a department and/or a person, or correct its domain (the triage desk's job), which
+        also sends it to that domain's department unless one is named. A new complaint, report or suggestion
+        moves to assigned; a disclosure request keeps its step and its office (its workflow has no assigned
+        state, and 依申请公开 is answered by the disclosure office whatever the topic)."""
         department = (department or "").strip() or None
         assignee = (assignee or "").strip() or None
-        if department is None and assignee is None:
-            raise ValueError("assign needs a department or an assignee")
+        domain = (domain or "").strip() or None
+        if department is None and assignee is None and domain is None:
+            raise ValueError("assign needs a department, a domain or an assignee")
+        if domain is not None and domain not in self._routing_table.departments:
+            known = "、".join(self._routing_table.departments)
+            raise ValueError(f"未知的领域 {domain!r}，可选：{known}")
         with self._write_sessions.begin() as session:
             ticket = self._require(session, number)
             if ticket.status in FINISHED:
                 raise ValueError(f"工单 {ticket.number} 已结束，不能再分派")
             now = self._now()
             changed = False
+            if domain is not None and domain != ticket.domain:
+                _audit(session, ticket, actor, "assign_domain", ticket.domain, domain, now)
+                ticket.domain, changed = domain, True
+                if department is None and ticket.kind != TicketKind.DISCLOSURE_REQUEST:
+                    department = self._routing_table.department_for(domain)
             if department is not None and department != ticket.department:
                 _audit(session, ticket, actor, "assign_department", ticket.department, department, now)
                 ticket.department, changed = department, True
@@ -466,13 +486,14 @@ def open_ticket_service(
     """A service on `database_url`, else DATABASE_URL, else var/hotline.db in the repo; migrates the schema first."""
     settings = TicketSettings()
     deadlines = settings.deadline_policy()  # a bad calendar or setting fails here, before any ticket is filed
+    routing_table = load_routing_table()  # and so does a bad $HOTLINE_ROUTING_TABLE
     engine = create_ticket_engine(database_url or settings.database_url)
     try:
         upgrade_schema(engine)
     except BaseException:
         engine.dispose()
         raise
-    return TicketService(engine, clock, router=router, deadlines=deadlines)
+    return TicketService(engine, clock, router=router, deadlines=deadlines, routing_table=routing_table)
 
 
 def _refuse_unaudited_changes(session: Session, _context: Any, _instances: Any) -> None:

@@ -136,6 +136,16 @@ def test_an_operator_works_a_ticket_from_list_to_close(gateway: Gateway, make_dr
         ]
 
 
+def test_the_triage_desk_re_routes_by_domain(gateway: Gateway, make_draft: MakeDraft) -> None:
+    number = gateway.store.create(make_draft(description="村里的承包地被占了")).number
+    with gateway.client() as client:
+        routed = client.post(f"/api/tickets/{number}/assign", json={"domain": "三农"}, headers=gateway.operator)
+        assert routed.status_code == 200
+        assert (routed.json()["domain"], routed.json()["department"]) == ("三农", "市农业农村局")
+        listed = client.get("/api/tickets", params={"domain": "三农"}, headers=gateway.operator).json()
+        assert [t["number"] for t in listed["items"]] == [number]
+
+
 def test_bad_requests_get_clear_errors(gateway: Gateway, make_draft: MakeDraft) -> None:
     number = gateway.store.create(make_draft()).number
     auth = gateway.operator
@@ -144,7 +154,9 @@ def test_bad_requests_get_clear_errors(gateway: Gateway, make_draft: MakeDraft) 
         assert client.post("/api/tickets/nonsense/assign", json={"assignee": "li"}, headers=auth).status_code == 404
         assert client.post(f"/api/tickets/{number}/transition", json={"to": "done"}, headers=auth).status_code == 422
         empty = client.post(f"/api/tickets/{number}/assign", json={}, headers=auth)
-        assert empty.status_code == 422 and "department or an assignee" in empty.json()["detail"]
+        assert empty.status_code == 422 and "a department, a domain or an assignee" in empty.json()["detail"]
+        unknown = client.post(f"/api/tickets/{number}/assign", json={"domain": "天文"}, headers=auth)
+        assert unknown.status_code == 422 and "未知的领域" in unknown.json()["detail"]
         assert client.post(f"/api/tickets/{number}/reply", json={"text": ""}, headers=auth).status_code == 422
         assert client.get("/api/tickets", params={"limit": 0}, headers=auth).status_code == 422
         assert client.get("/api/tickets", params={"status": "done"}, headers=auth).status_code == 422

@@ -130,7 +130,7 @@ def test_unknown_numbers_and_statuses_are_clear_errors(service: TicketService, m
         service.assign("not-a-number", OPERATOR, assignee="li")
     with pytest.raises(ValueError, match="unknown status 'done'"):
         service.transition(number, "done", OPERATOR)
-    with pytest.raises(ValueError, match="department or an assignee"):
+    with pytest.raises(ValueError, match="a department, a domain or an assignee"):
         service.assign(number, OPERATOR, assignee="  ")
     with pytest.raises(ValueError, match="reply"):
         service.reply(number, "   ", OPERATOR)
@@ -281,3 +281,27 @@ def test_no_code_path_changes_a_ticket_without_an_audit_row(service: TicketServi
     assert view is not None and view.department == "12320 受理中心（待分派）"
     with Session(service.engine) as session:
         assert session.scalar(select(func.count(AuditEntry.id))) == 9
+
+
+def test_the_triage_desk_corrects_the_domain_and_the_ticket_goes_to_that_department(
+    service: TicketService, make_draft: MakeDraft
+) -> None:
+    number = service.create(make_draft(description="楼下烧烤店油烟直冲我家窗户")).number  # kind routing: triage desk
+    corrected = service.assign(number, OPERATOR, domain="环保")
+    assert (corrected.domain, corrected.department, corrected.status) == ("环保", "市生态环境局", S.ASSIGNED)
+    assert audit_actions(service, number)[-3:] == [
+        ("assign_domain", None, "环保"),
+        ("assign_department", "12320 受理中心（待分派）", "市生态环境局"),
+        ("transition", "received", "assigned"),
+    ]
+    # A named department wins over the table's; the domain is still corrected.
+    again = service.assign(number, OPERATOR, domain="城建", department="朝阳区城市管理委员会")
+    assert (again.domain, again.department) == ("城建", "朝阳区城市管理委员会")
+
+    with pytest.raises(ValueError, match=r"未知的领域 '天文'.*城建"):
+        service.assign(number, OPERATOR, domain="天文")
+    assert service.get(number).domain == "城建"  # nothing changed
+
+    request = service.create(make_draft(kind=TicketKind.DISCLOSURE_REQUEST)).number
+    disclosure = service.assign(request, OPERATOR, domain="医疗")
+    assert (disclosure.domain, disclosure.department) == ("医疗", "政府信息公开办公室")  # the office answers 依申请公开
