@@ -74,7 +74,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     route.add_argument("--batch-size", type=int, default=512, help="lines embedded together (default 512)")
     route.set_defaults(handler=_route)
 
+    labels = sub.add_parser(
+        "routing-labels", help="operators' domain corrections as JSONL {ticket, text, domain, by, at}, numbers blanked"
+    )
+    labels.add_argument("--since", type=_aware_datetime, default=None, help="e.g. 2026-11-01T00:00:00+08:00")
+    labels.set_defaults(handler=_routing_labels)
+
     train = sub.add_parser("train-router", help="retrain the domain model from routing_examples.yml")
+    train.add_argument(
+        "--labels", type=Path, default=None, help="also learn from JSONL {text, domain}, e.g. `routing-labels` output"
+    )
+    train.add_argument("--out", type=Path, default=None, help="where to write the model (default: the shipped one)")
     train.set_defaults(handler=_train_router)
 
 
@@ -270,8 +280,36 @@ def _batches(items: Iterable[tuple[Any, dict[str, Any]]], size: int) -> Iterator
         yield batch
 
 
-def _train_router(args: argparse.Namespace) -> int:
-    from bot.tickets.domain_classifier import train
-
-    print(train())
+def _routing_labels(args: argparse.Namespace) -> int:
+    service = _service(args)
+    try:
+        for label in service.routing_labels(since=args.since):
+            row = {"ticket": label.ticket_number, "text": label.text, "domain": label.domain}
+            print(json.dumps({**row, "by": label.actor, "at": label.at.isoformat()}, ensure_ascii=False))
+    finally:
+        service.close()
     return 0
+
+
+def _train_router(args: argparse.Namespace) -> int:
+    from bot.tickets.domain_classifier import MODEL_PATH, train
+
+    labels = _read_labels(args.labels) if args.labels is not None else []
+    print(train(model_path=args.out or MODEL_PATH, labels=labels))
+    if labels:
+        print(f"with {len(labels)} labels from {args.labels}")
+    return 0
+
+
+def _read_labels(path: Path) -> list[tuple[str, str]]:
+    """(text, domain) per line; a bad line stops training with its number, before anything is written."""
+    labels = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            labels.append((str(record["text"]), str(record["domain"])))
+        except (json.JSONDecodeError, KeyError, TypeError) as error:
+            raise ValueError(f"{path}:{number}: expected JSON with text and domain ({error})") from error
+    return labels

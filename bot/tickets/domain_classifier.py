@@ -184,16 +184,32 @@ def fit(domains: Sequence[DomainExamples], embedder: Embedder) -> DomainClassifi
     return DomainClassifier(labels, weights, bias, lexicon, embedder)
 
 
-def train(examples_path: Path = EXAMPLES_PATH, model_path: Path = MODEL_PATH, embedder: Embedder | None = None) -> Path:
-    """Fit on the examples and write the artifact next to them."""
+def with_labels(domains: Sequence[DomainExamples], labels: Sequence[tuple[str, str]]) -> list[DomainExamples]:
+    """`domains` plus (text, domain) pairs, e.g. an office's corrected tickets; an unknown domain is an error."""
+    added: dict[str, list[str]] = {d.domain: [] for d in domains}
+    for text, domain in labels:
+        if domain not in added:
+            raise ValueError(f"label for unknown domain {domain!r}: the domains are {', '.join(added)}")
+        added[domain].append(text)
+    return [DomainExamples(d.domain, d.description, d.keywords, d.examples + tuple(added[d.domain])) for d in domains]
+
+
+def train(
+    examples_path: Path = EXAMPLES_PATH,
+    model_path: Path = MODEL_PATH,
+    embedder: Embedder | None = None,
+    labels: Sequence[tuple[str, str]] = (),
+) -> Path:
+    """Fit on the examples (plus `labels`, (text, domain) pairs) and write the artifact."""
     from index.embedders import load_embedder
 
     embedder = embedder or load_embedder("e5-fast")
-    classifier = fit(load_examples(examples_path), embedder)
+    classifier = fit(with_labels(load_examples(examples_path), labels), embedder)
     meta = {
         "embedder_spec": embedder.spec,
         "embedder": embedder.name,
         "examples_sha256": examples_digest(examples_path),
+        **({"extra_labels": len(labels)} if labels else {}),  # the shipped artifact has none
     }
     with model_path.open("wb") as out:  # np.savez on a path would append ".npz" to other names
         np.savez(

@@ -37,7 +37,7 @@ from bot.tickets.domain import (
 )
 from bot.tickets.models import AuditEntry, Hotspot, OutboxEvent, Ticket, TicketContact, TicketMessage
 from bot.tickets.numbering import business_day, next_number, parse_number
-from bot.tickets.privacy import mask_name, mask_phone, normalize_mainland_phone, phone_last4
+from bot.tickets.privacy import mask_name, mask_phone, normalize_mainland_phone, phone_last4, redact_numbers
 from bot.tickets.routing import RoutingTable, load_routing_table, route
 from bot.tickets.settings import TicketSettings
 from bot.tickets.similarity import bigrams, jaccard
@@ -82,6 +82,17 @@ class AuditRecord:
     action: str
     from_value: str | None
     to_value: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RoutingLabel:
+    """A ticket whose domain an operator set: what the citizen wrote (personal numbers blanked) and the domain."""
+
+    ticket_number: str
+    text: str
+    domain: str
+    actor: str
     at: datetime
 
 
@@ -339,6 +350,22 @@ class TicketService:
                 yield AuditRecord(
                     entry.ticket_number, entry.actor, entry.action, entry.from_value, entry.to_value, entry.at
                 )
+
+    def routing_labels(self, *, since: datetime | None = None) -> list[RoutingLabel]:
+        """Operators' domain corrections that still stand, oldest first: the office's own routing labels, for
+        `hotline tickets train-router --labels`."""
+        query = select(AuditEntry, Ticket).join(Ticket, Ticket.number == AuditEntry.ticket_number)
+        query = query.where(AuditEntry.action == "assign_domain").order_by(AuditEntry.id)
+        if since is not None:
+            query = query.where(AuditEntry.at >= since)
+        latest: dict[str, RoutingLabel] = {}
+        with self._read_sessions() as session:
+            for entry, ticket in session.execute(query):
+                if entry.to_value != ticket.domain:
+                    continue  # corrected again later; the later entry is the label
+                text = redact_numbers(f"{ticket.description} {ticket.subject or ''}".strip())
+                latest[ticket.number] = RoutingLabel(ticket.number, text, ticket.domain, entry.actor, entry.at)
+        return sorted(latest.values(), key=lambda label: label.at)
 
     def _all(self, where: TicketFilter) -> list[TicketView]:
         with self._read_sessions() as session:

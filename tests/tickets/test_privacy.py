@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.tickets import mask_phone, normalize_mainland_phone
-from bot.tickets.privacy import mask_name
+from bot.tickets.privacy import mask_name, redact_numbers
 
 
 @pytest.mark.parametrize(
@@ -95,3 +95,16 @@ def test_mask_phone(phone: str, masked: str) -> None:
 )
 def test_mask_name(name: str | None, masked: str | None) -> None:
     assert mask_name(name) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("我电话13912345678，身份证11010519491231002X。", "我电话[电话]，身份证[身份证号]。"),
+        ("打 139 1234 5678 或 +86-13912345678", "打 [电话] 或 [电话]"),
+        ("座机010-12345678，全角１３９１２３４５６７８", "座机[电话]，全角[电话]"),
+        ("订单号202211131234567890123，752元，2022年1月14日", "订单号202211131234567890123，752元，2022年1月14日"),
+    ],
+)
+def test_redact_numbers_blanks_phones_and_id_numbers_and_keeps_the_rest(text: str, redacted: str) -> None:
+    assert redact_numbers(text) == redacted

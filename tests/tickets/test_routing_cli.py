@@ -57,3 +57,61 @@ def test_route_with_a_malformed_table_fails_once_naming_the_file(tmp_path):
     assert result.returncode == 2
     assert str(table) in result.stderr
     assert result.stdout == ""
+
+
+def _tickets(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "tickets", "--database-url", f"sqlite:///{database}", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+
+
+def test_an_offices_corrections_are_exported_and_train_a_router(tmp_path):
+    from bot.tickets import TicketDraft, TicketKind, open_ticket_service
+    from bot.tickets.domain_classifier import EXAMPLES_PATH, load_classifier
+
+    database = tmp_path / "hotline.db"
+    service = open_ticket_service(f"sqlite:///{database}")
+    try:
+        number = service.create(
+            TicketDraft(
+                kind=TicketKind.COMPLAINT,
+                description="冬奥场馆对外开放的预约一直约不上，电话13900001234",
+                location="",
+                occurred_at="",
+                subject="",
+                name=None,
+                phone="13900001234",
+                consent_to_contact=False,
+                channel="web",
+                sender_id="s",
+                idempotency_key="k",
+            )
+        ).number
+        service.assign(number, "operator:wang", domain="文娱")
+    finally:
+        service.close()
+
+    exported = _tickets("routing-labels", database=database)
+    assert exported.returncode == 0, exported.stderr
+    [label] = [json.loads(line) for line in exported.stdout.splitlines()]
+    assert (label["ticket"], label["domain"], label["by"]) == (number, "文娱", "operator:wang")
+    assert "13900001234" not in exported.stdout and "[电话]" in label["text"]
+
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text(exported.stdout, encoding="utf-8")
+    model = tmp_path / "router.npz"
+    trained = _tickets("train-router", "--labels", str(labels), "--out", str(model), database=database)
+    assert trained.returncode == 0, trained.stderr
+    assert "with 1 labels" in trained.stdout
+    assert load_classifier(model, EXAMPLES_PATH).labels[0] == "城建"
+
+    labels.write_text('{"text": "月亮不亮了", "domain": "天文"}\n{"text": "x"}\n', encoding="utf-8")
+    refused = _tickets("train-router", "--labels", str(labels), "--out", str(tmp_path / "no.npz"), database=database)
+    assert refused.returncode == 2
+    assert f"{labels}:2" in refused.stderr
+    assert not (tmp_path / "no.npz").exists()

@@ -305,3 +305,23 @@ def test_the_triage_desk_corrects_the_domain_and_the_ticket_goes_to_that_departm
     request = service.create(make_draft(kind=TicketKind.DISCLOSURE_REQUEST)).number
     disclosure = service.assign(request, OPERATOR, domain="医疗")
     assert (disclosure.domain, disclosure.department) == ("医疗", "政府信息公开办公室")  # the office answers 依申请公开
+
+
+def test_domain_corrections_that_stand_become_routing_labels_without_personal_numbers(
+    service: TicketService, make_draft: MakeDraft
+) -> None:
+    first = service.create(make_draft(description="村里土地流转费没发，我电话13900001234", subject="村委会")).number
+    second = service.create(make_draft(description="小区暖气不热")).number
+    untouched = service.create(make_draft(description="公交站牌被撞坏了")).number
+    service.assign(first, OPERATOR, domain="城建")
+    service.assign(first, "operator:li", domain="三农")  # corrected again: the later one is the label
+    service.assign(second, OPERATOR, domain="城建")
+    service.assign(untouched, OPERATOR, assignee="li")
+
+    labels = service.routing_labels()
+    assert [(label.ticket_number, label.domain, label.actor) for label in labels] == [
+        (first, "三农", "operator:li"),
+        (second, "城建", OPERATOR),
+    ]
+    assert labels[0].text == "村里土地流转费没发，我电话[电话] 村委会"
+    assert "13900001234" not in repr(labels)
