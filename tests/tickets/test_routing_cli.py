@@ -70,28 +70,15 @@ def _tickets(*args: str, database: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_an_offices_corrections_are_exported_and_train_a_router(tmp_path):
-    from bot.tickets import TicketDraft, TicketKind, open_ticket_service
+def test_an_offices_corrections_are_exported_and_train_a_router(tmp_path, make_draft):
+    from bot.tickets import open_ticket_service
     from bot.tickets.domain_classifier import EXAMPLES_PATH, load_classifier
 
     database = tmp_path / "hotline.db"
     service = open_ticket_service(f"sqlite:///{database}")
     try:
-        number = service.create(
-            TicketDraft(
-                kind=TicketKind.COMPLAINT,
-                description="冬奥场馆对外开放的预约一直约不上，电话13900001234",
-                location="",
-                occurred_at="",
-                subject="",
-                name=None,
-                phone="13900001234",
-                consent_to_contact=False,
-                channel="web",
-                sender_id="s",
-                idempotency_key="k",
-            )
-        ).number
+        draft = make_draft(description="冬奥场馆对外开放的预约一直约不上，电话13900001234", phone="13900001234")
+        number = service.create(draft).number
         service.assign(number, "operator:wang", domain="文娱")
     finally:
         service.close()
