@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's bot/, not an installed one
 from _report import MSGABENCH, publish_report, table
 
-from bot.tickets.domain_classifier import DomainExamples, fit, load_classifier, load_examples
+from bot.tickets.domain_classifier import DomainExamples, fit, load_classifier, load_examples, with_labels
 from bot.tickets.routing import CONFIDENCE_THRESHOLD
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,8 +128,7 @@ def e5_in_domain(vectors: np.ndarray, texts: list[str], labels: list[str], folds
 
 def with_extra_examples(shipped: list[DomainExamples]) -> list[DomainExamples]:
     """The shipped examples plus benchmarks/data/routing_examples_extra.yml, same keywords."""
-    extra = {d.domain: d.examples for d in load_examples(EXTRA_EXAMPLES)}
-    return [DomainExamples(d.domain, d.description, d.keywords, d.examples + extra.get(d.domain, ())) for d in shipped]
+    return with_labels(shipped, [(text, d.domain) for d in load_examples(EXTRA_EXAMPLES) for text in d.examples])
 
 
 def decide(probabilities: np.ndarray, labels: tuple[str, ...], threshold: float) -> list[str | None]:

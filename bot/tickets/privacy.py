@@ -78,8 +78,6 @@ _PHONE_IN_TEXT = re.compile(
     r"|0\d{2,3}-?[1-9]\d{6,7}"  # a landline with its area code
     r")(?!\d)"
 )
-
-
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
 
 
