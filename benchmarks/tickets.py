@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,17 +21,16 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import httpx
-import uvicorn
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import percentile_ms, publish_report, table
 
-from bot.app import create_app
+from bot.app import serve_in_thread
 from bot.auth import Role, TokenStore
 from bot.settings import Settings
-from bot.supervisor import free_port, wait_for_http
+from bot.supervisor import free_port
 from bot.tickets import TicketDraft, TicketKind, open_ticket_service
 
 # Distinct matters from distinct citizens, so none is linked as a repeat; descriptions vary like real ones.
@@ -101,14 +99,12 @@ def store_run(url: str, count: int, threads: int) -> tuple[float, list[float]]:
 
 
 def api_run(url: str, count: int, threads: int) -> tuple[float, list[float]]:
-    port = free_port()
     settings = Settings(database_url=url, rasa_url=f"http://127.0.0.1:{free_port()}")
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    if not wait_for_http(f"{base}/healthz", timeout=60):
-        raise RuntimeError("the gateway did not start")
+    with serve_in_thread(settings) as base:
+        return _post_tickets(base, url, count, threads)
+
+
+def _post_tickets(base: str, url: str, count: int, threads: int) -> tuple[float, list[float]]:
     store = open_ticket_service(url)
     token = TokenStore(store.engine).issue(f"bench-{uuid.uuid4().hex[:6]}", Role.OPERATOR)
     store.close()
@@ -134,8 +130,6 @@ def api_run(url: str, count: int, threads: int) -> tuple[float, list[float]]:
         return timed([lambda i=i: create(i) for i in range(count)], threads)
     finally:
         client.close()
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def main() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from pathlib import Path
 
+import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from sqlalchemy import Engine
@@ -17,6 +19,7 @@ from bot.ownership import OwnershipStore
 from bot.rasa_client import RasaClient
 from bot.ratelimit import SlidingWindowLimiter
 from bot.settings import Settings, get_settings
+from bot.supervisor import free_port, wait_for_http
 from bot.tickets.outbox import OutboxDispatcher, dispatching
 from bot.tickets.routing import route_by_domain
 from bot.tickets.service import open_ticket_service
@@ -67,3 +70,21 @@ def _webhooks(settings: Settings, engine: Engine) -> AbstractAsyncContextManager
         engine, settings.webhook_url, settings.webhook_secret.get_secret_value(), timeout_s=settings.webhook_timeout_s
     )
     return dispatching(dispatcher, settings.webhook_interval_s)
+
+
+@contextmanager
+def serve_in_thread(settings: Settings, *, start_timeout: float = 60.0) -> Iterator[str]:
+    """The gateway on a free loopback port in a daemon thread, for tests and benchmarks; yields its base URL
+    once /healthz answers, and stops it on leaving."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_for_http(f"{url}/healthz", timeout=start_timeout):
+            raise RuntimeError(f"the gateway did not answer on {url} within {start_timeout:g} s")
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

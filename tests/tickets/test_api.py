@@ -8,18 +8,16 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 
-from bot.app import create_app
+from bot.app import serve_in_thread
 from bot.auth import Role, TokenStore
 from bot.settings import Settings
-from bot.supervisor import free_port, wait_for_http
+from bot.supervisor import free_port
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
 
 MakeDraft = Callable[..., TicketDraft]
@@ -38,21 +36,14 @@ class Gateway:
 
 @pytest.fixture
 def gateway(database_url: str) -> Iterator[Gateway]:
-    port = free_port()
     # No Rasa here: the ticket API never calls it, and the chat client connects lazily.
     settings = Settings(database_url=database_url, rasa_url=f"http://127.0.0.1:{free_port()}")
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    assert wait_for_http(f"{url}/healthz", timeout=30)
-    store = open_ticket_service(database_url)
-    tokens = TokenStore(store.engine)
-    operator = {"Authorization": f"Bearer {tokens.issue('wang', Role.OPERATOR)}"}
-    supervisor = {"Authorization": f"Bearer {tokens.issue('zhou', Role.SUPERVISOR)}"}
-    yield Gateway(url, store, operator, supervisor)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(settings, start_timeout=30) as url:
+        store = open_ticket_service(database_url)
+        tokens = TokenStore(store.engine)
+        operator = {"Authorization": f"Bearer {tokens.issue('wang', Role.OPERATOR)}"}
+        supervisor = {"Authorization": f"Bearer {tokens.issue('zhou', Role.SUPERVISOR)}"}
+        yield Gateway(url, store, operator, supervisor)
     store.close()
 
 
