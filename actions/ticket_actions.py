@@ -22,16 +22,11 @@ from rasa_sdk.types import DomainDict
 from actions.replies import channel_of, latest_user_text, utter
 from bot.emergency import is_emergency
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
+from bot.tickets.domain import KIND_LABELS
 from bot.tickets.privacy import mask_phone, normalize_mainland_phone
 from bot.tickets.routing import route_by_domain
 from bot.tickets.workflow import status_label
 
-KIND_LABELS = {
-    TicketKind.COMPLAINT: "投诉",
-    TicketKind.REPORT: "举报",
-    TicketKind.SUGGESTION: "建议",
-    TicketKind.DISCLOSURE_REQUEST: "政府信息公开申请",
-}
 #: The form's questions, answered in the citizen's own words (domain.yml maps them as `custom`).
 ANSWER_SLOTS = (
     "description",

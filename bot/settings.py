@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +18,8 @@ class Settings(BaseSettings):
     #: their URLs separated by commas (each sender is pinned to one; see bot/rasa_client.py).
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_s: float = 30.0
+    #: The knowledge index the actions answer from; the gateway answers from it too while Rasa is down.
+    index: Path = Path(__file__).resolve().parent.parent / "var" / "index" / "knowledge"
     #: Tickets, audit, ownership. PostgreSQL in deployment, an SQLite file by default.
     database_url: str = Field(
         default_factory=default_database_url,

@@ -100,7 +100,10 @@ def services(
             "--no-access-log",  # access logs would carry sender ids; the gateway logs what matters
         ],
         health_url=f"http://127.0.0.1:{ports.gateway}/healthz",
-        env={"HOTLINE_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports(ports, rasa.workers))},
+        env={
+            "HOTLINE_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports(ports, rasa.workers)),
+            "HOTLINE_INDEX": str(index),  # reduced mode answers from it while Rasa is down
+        },
         cwd=ROOT,
     )
     return [*workers, actions, gateway]

@@ -28,6 +28,7 @@ TABLES = {
     "ticket_counters",
     "conversations",
     "held_messages",
+    "ticket_acknowledgements",
     "alembic_version",
 }
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import bot.ownership  # noqa: F401  (its tables share Base.metadata: one database for the gateway)
+import bot.ownership
+import bot.receipts  # noqa: F401
 from bot.tickets.database import create_ticket_engine
 from bot.tickets.models import Base
 from bot.tickets.settings import TicketSettings
