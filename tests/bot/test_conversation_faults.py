@@ -48,7 +48,7 @@ class FakeRasa:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 self.send_response(200)
                 self.send_header("content-type", fake.content_type)
@@ -80,7 +80,9 @@ def fake_rasa() -> Iterator[FakeRasa]:
 
 @contextmanager
 def gateway(database_url: str, rasa_url: str, index: Path | None = None) -> Iterator[httpx.Client]:
-    settings = Settings(database_url=database_url, rasa_url=rasa_url, rasa_timeout_s=5, index=index or Path("/nonexistent"))
+    settings = Settings(
+        database_url=database_url, rasa_url=rasa_url, rasa_timeout_s=5, index=index or Path("/nonexistent")
+    )
     with serve_in_thread(settings) as url, httpx.Client(base_url=url, timeout=120) as http:
         yield http
 
@@ -223,9 +225,7 @@ def test_an_empty_turn_is_said_out_loud_with_a_way_on(database_url: str, fake_ra
         assert say(http, "empty-1", "/request_human")["handoff"] is True
 
 
-def test_a_ticket_whose_confirmation_was_lost_is_told_on_the_next_turn(
-    database_url: str, fake_rasa: FakeRasa
-) -> None:
+def test_a_ticket_whose_confirmation_was_lost_is_told_on_the_next_turn(database_url: str, fake_rasa: FakeRasa) -> None:
     fake_rasa.answer({"messages": [{"text": "您好"}], "intent": {"name": "greet", "confidence": 1.0}})
     with gateway(database_url, fake_rasa.url) as http:
         service = open_ticket_service(database_url)
