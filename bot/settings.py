@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.emergency import DEFAULT_PSYCH_LINE
 from bot.tickets.database import default_database_url
 
 
@@ -31,6 +32,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     webhook_interval_s: float = 2.0
     webhook_timeout_s: float = 10.0
+    #: The psychological assistance line self-harm guidance gives beside 120/110 (全国心理援助热线 by default).
+    psych_line: str = Field(default=DEFAULT_PSYCH_LINE, pattern=r"^[0-9][0-9-]{2,19}$")
 
     @field_validator("webhook_secret")
     @classmethod
