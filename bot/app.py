@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             OwnershipStore(ticket_service.engine),
             callbacks=CallbackDesk(ticket_service),
             reduced_mode=ReducedMode(_answerer_loader(settings.index)),
+            psych_line=settings.psych_line,
         )
         async with _webhooks(settings, ticket_service.engine):
             yield

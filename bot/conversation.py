@@ -37,7 +37,7 @@ from bot.callbacks import (
     CallbackDesk,
     receipt_text,
 )
-from bot.emergency import EMERGENCY_GUIDANCE, is_emergency
+from bot.emergency import DEFAULT_PSYCH_LINE, EmergencyAssessment, assess, guidance
 from bot.ownership import Awaiting, Owner, OwnershipStore, Priority
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.receipts import ReceiptLedger
@@ -143,31 +143,35 @@ class ConversationCore:
         *,
         callbacks: CallbackDesk | None = None,
         reduced_mode: ReducedMode | None = None,
+        psych_line: str = DEFAULT_PSYCH_LINE,
     ):
         self.rasa = rasa
         self.ownership = ownership
         self.receipts = ReceiptLedger(ownership.engine)
         self.callbacks = callbacks
         self.reduced_mode = reduced_mode or ReducedMode(lambda: None)
+        self.psych_line = psych_line
 
     async def handle(self, message: InboundMessage) -> TurnResult:
-        if is_emergency(message.text):
-            return await self._emergency(message)
+        emergency = assess(message.text)
+        if emergency is not None:
+            return await self._emergency(message, emergency)
         try:
             return await self._turn(message)
         except SQLAlchemyError:
             logger.exception("conversation store failed for a %s turn", message.channel)
             return TurnResult([Reply(STORE_DOWN)], None, False, None, Owner.BOT)
 
-    async def _emergency(self, message: InboundMessage) -> TurnResult:
+    async def _emergency(self, message: InboundMessage, emergency: EmergencyAssessment) -> TurnResult:
         # The guidance is decided before any store is touched; a failing store only costs the flag.
+        reply = Reply(guidance(emergency, self.psych_line))
         owner = Owner.QUEUE
         try:
             owner = await _off_loop(self.ownership.escalate, message.sender_id, message.channel)
         except SQLAlchemyError:
             logger.exception("could not flag an emergency conversation urgent")
         intent = {"name": "emergency", "confidence": 1.0}
-        return TurnResult([Reply(EMERGENCY_GUIDANCE)], intent, True, None, owner)
+        return TurnResult([reply], intent, True, None, owner)
 
     async def _turn(self, message: InboundMessage) -> TurnResult:
         sender, text = message.sender_id, message.text

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from bot.app import serve_in_thread
 from bot.callbacks import ASK_FOR_MESSAGE, ASK_FOR_PHONE
 from bot.conversation import EMPTY_TURN, HELD, STORE_DOWN
-from bot.emergency import EMERGENCY_GUIDANCE
+from bot.emergency import assess, guidance
 from bot.ownership import Owner, OwnershipStore, Priority
 from bot.reduced_mode import NOTICE
 from bot.settings import Settings
@@ -33,6 +33,7 @@ from bot.supervisor import free_port
 from bot.tickets import TicketDraft, TicketKind, open_ticket_service
 
 EMERGENCY = "我爸突然晕倒了，叫不醒"
+EMERGENCY_GUIDANCE = guidance(assess(EMERGENCY))
 
 
 def dead_rasa_url() -> str:
@@ -79,9 +80,9 @@ def fake_rasa() -> Iterator[FakeRasa]:
 
 
 @contextmanager
-def gateway(database_url: str, rasa_url: str, index: Path | None = None) -> Iterator[httpx.Client]:
+def gateway(database_url: str, rasa_url: str, index: Path | None = None, **more: Any) -> Iterator[httpx.Client]:
     settings = Settings(
-        database_url=database_url, rasa_url=rasa_url, rasa_timeout_s=5, index=index or Path("/nonexistent")
+        **more, database_url=database_url, rasa_url=rasa_url, rasa_timeout_s=5, index=index or Path("/nonexistent")
     )
     with serve_in_thread(settings) as url, httpx.Client(base_url=url, timeout=120) as http:
         yield http
@@ -136,6 +137,12 @@ def test_the_guidance_does_not_wait_for_a_failing_database_or_rasa(database_url:
         turn = say(http, "broken-db", "出生医学证明怎么办")
         assert texts(turn) == STORE_DOWN
         assert "120" in STORE_DOWN
+
+
+def test_self_harm_gets_the_configured_psychological_assistance_line_after_120_110(database_url: str) -> None:
+    with gateway(database_url, dead_rasa_url(), psych_line="010-82951332") as http:
+        text = texts(say(http, "self-harm", "我真的不想活了，药都准备好了"))
+    assert "010-82951332" in text and text.index("120") < text.index("010-82951332")
 
 
 # --- Rasa down: reduced mode ---------------------------------------------------------------------------------
