@@ -15,8 +15,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
-SEEDS = ROOT.parent / "shared" / "seeds"
 KNOWLEDGE = ROOT / "knowledge"
+#: The five founding documents as found, committed with the project (public government documents).
+SEEDS = KNOWLEDGE / "sources"
 
 
 @pytest.fixture(scope="session")

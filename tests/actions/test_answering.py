@@ -49,3 +49,32 @@ def test_trim_keeps_the_sentence_that_answers():
 
 def test_short_text_is_not_trimmed():
     assert trim_to_point("调解不收费。", "调解收费吗") == "调解不收费。"
+
+
+# The sample 依申请公开 document in knowledge/by-request/: named, never quoted.
+BY_REQUEST_TITLE = "关于同意调整某区院前急救站点布局的批复（示例）"
+BY_REQUEST_BODY_PHRASES = ["滨河路十六号", "站点编号甲-07", "临时停靠点", "请示》收悉", "调度衔接"]
+
+
+@pytest.mark.parametrize("question", ["某区院前急救站点布局调整的批复能给我看看吗", "急救站搬迁有没有批复文件"])
+def test_a_by_request_document_is_named_and_the_request_offered_never_quoted(answerer, question):
+    answer = answerer.answer(question)
+    assert answer.kind == "by_request" and answer.found
+    assert answer.document is not None and answer.document.title == BY_REQUEST_TITLE
+    for stated in (BY_REQUEST_TITLE, "某卫医函〔2026〕12号", "（示例）某市卫生健康委员会", "依申请公开"):
+        assert stated in answer.text
+    assert not any(phrase in answer.text for phrase in BY_REQUEST_BODY_PHRASES)
+    assert answer.citations == []  # nothing is quoted, so nothing is cited
+
+
+def test_a_by_request_document_never_reaches_the_passages(retriever):
+    for question in ["滨河急救分站迁至滨河路十六号", "站点编号甲-07迁址", "某区院前急救站点布局调整的批复"]:
+        for hit in retriever.search(question, k=10, per_doc=5):
+            assert hit.doc_id != "emergency-station-relocation-approval"
+            assert not any(phrase in hit.text for phrase in BY_REQUEST_BODY_PHRASES)
+    assert retriever.document_chunks("emergency-station-relocation-approval") == []
+
+
+def test_a_question_answered_by_a_public_passage_is_not_sent_to_a_request(answerer):
+    for question in ["急救电话是多少", "怎么申请政府信息公开", "医疗机构执业登记怎么办"]:
+        assert answerer.answer(question).kind in ("passage", "service_guide"), question
