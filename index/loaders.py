@@ -188,6 +188,8 @@ def _document(extract: Extract, defaults: dict[str, str]) -> tuple[list[Document
     doc_id = str(meta.pop("doc_id", "") or extract.doc_id)
     if extract.scraped:
         return _scraped_documents(extract, doc_id, cut.text, meta, derive), cut.problem
+    if not cut.text.strip():
+        raise LoadError(f"{extract.source}: no text left outside the 不公开 fences")
     body = cut.text.strip() + "\n" if not extract.atomic else cut.text
     if derive and not extract.atomic:  # a record without a title is cited by its question, or not at all
         meta.setdefault("title", _first_heading(body) or doc_id)
@@ -210,7 +212,7 @@ def _scraped_documents(extract: Extract, doc_id: str, text: str, meta: dict[str,
         if not body.strip():
             raise LoadError(f"{extract.source}: no text left after cleaning")
         derived = {
-            "title": part_title or _first_heading(body, prefer_h1=True) or extract.title_hint or piece_id,
+            "title": part_title or _h1(body) or extract.title_hint or _first_heading(body) or piece_id,
             "doc_number": find_doc_number(body),
             "publication_date": signature_date(body),
         }
@@ -256,15 +258,19 @@ def split_front_matter(raw: str, where: str) -> tuple[dict[str, Any], str]:
     return data, raw[match.end() :]
 
 
-def _first_heading(body: str, prefer_h1: bool = False) -> str:
-    """The title a text gives itself: its first line (with `prefer_h1`, its first `# ` heading)."""
-    lines = [line.strip() for line in body.splitlines() if line.strip()]
-    if prefer_h1:
-        lines = [line for line in lines if re.match(r"#\s", line)] or lines
-    for line in lines:
-        line = line.lstrip("#").strip().strip("*").strip()
+def _first_heading(body: str) -> str:
+    for line in body.splitlines():
+        line = line.strip().lstrip("#").strip().strip("*").strip()
         if line:
             return line if len(line) <= 60 else ""
+    return ""
+
+
+def _h1(body: str) -> str:
+    """An HTML page's <h1>, which its converter writes as a `# ` line."""
+    for line in body.splitlines():
+        if re.match(r"#\s", line.strip()):
+            return _first_heading(line)
     return ""
 
 
