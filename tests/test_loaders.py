@@ -39,7 +39,7 @@ def test_knowledge_corpus_has_complete_front_matter():
     # Every document states its attributes; the folder's README does not and is not indexed.
     assert [s.source for s in sorted_out.skipped] == [str(KNOWLEDGE / "README.md")]
     assert "公开属性 unknown" in sorted_out.skipped[0].reason
-    assert [d.doc_id for d in sorted_out.by_request] == ["emergency-station-relocation-approval"]
+    assert [d.doc_id for d in sorted_out.by_request] == ["health-station-relocation-approval"]
     assert all(d.sample for d in sorted_out.by_request)
     documents = sorted_out.answerable
     kinds = {d.kind for d in documents}

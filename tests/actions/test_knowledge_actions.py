@@ -42,13 +42,13 @@ def _start_form(payload_or_text, slots=None):
 
 def test_the_answer_offers_the_request_form_filled_with_the_document(answers_from_the_knowledge_index):
     dispatcher = CollectingDispatcher()
-    events = knowledge_actions.ActionAnswer().run(dispatcher, _tracker("急救站搬迁有没有批复文件"), {})
+    events = knowledge_actions.ActionAnswer().run(dispatcher, _tracker("社区卫生服务站搬迁有没有批复文件"), {})
     assert SlotSet("failures_in_a_row", 0) in events
     (message,) = dispatcher.messages
-    assert "依申请公开" in message["text"] and "滨河路" not in message["text"]
+    assert "依申请公开" in message["text"] and "和平路" not in message["text"]
     request, human = message["buttons"]
     assert human["payload"] == "/request_human"
-    reference = "《关于同意调整某区院前急救站点布局的批复（示例）》（某卫医函〔2026〕12号，（示例）某市卫生健康委员会）"
+    reference = "《关于同意某区社区卫生服务站迁址的批复（示例）》（某卫基层函〔2026〕12号，（示例）某市卫生健康委员会）"
     assert RASA_PAYLOAD.match(request["payload"])["intent"] == "disclosure_request"
     slots = _start_form(request["payload"])
     assert slots["ticket_kind"] == "disclosure_request"
