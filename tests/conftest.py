@@ -32,8 +32,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
         report.longrepr = f"skipped in CI (CI is set, so a skip fails): {reason}"
 
 
-SEEDS = ROOT.parent / "shared" / "seeds"
 KNOWLEDGE = ROOT / "knowledge"
+#: The five founding documents as found, committed with the project (public government documents).
+SEEDS = KNOWLEDGE / "sources"
 
 
 def postgresql_schema_url() -> Iterator[str]:
