@@ -127,20 +127,10 @@ def load_sources(sources: Iterable[str | Path]) -> tuple[list[Document], list[Sk
     return documents, skipped
 
 
-def _converter(suffix: str) -> Converter | None:
-    if suffix in JSONL_SUFFIXES:
-        return convert_jsonl
-    if suffix in HTML_SUFFIXES:
-        return convert_html
-    if suffix in TEXT_SUFFIXES:
-        return convert_text
-    return None
-
-
 def load_file(path: Path) -> tuple[list[Document], list[Skipped]]:
     """Convert, fence, apply the folder's defaults, derive: the same steps for every format."""
     suffix = path.suffix.lower()
-    converter = _converter(suffix)
+    converter = CONVERTERS.get(suffix)
     if converter is None:
         return [], [Skipped(str(path), f"unsupported file type {suffix or '(none)'}")]
     try:
@@ -339,3 +329,11 @@ def convert_jsonl(raw: str, path: Path) -> tuple[list[Extract], list[Skipped]]:
             meta["title"] = record["question"]
         extracts.append(Extract(doc_id, body, where, meta, atomic=True))
     return extracts, skipped
+
+
+#: A new format is one converter here; the fence, the defaults and the derivations come with load_file.
+CONVERTERS: dict[str, Converter] = {
+    **dict.fromkeys(TEXT_SUFFIXES, convert_text),
+    **dict.fromkeys(HTML_SUFFIXES, convert_html),
+    **dict.fromkeys(JSONL_SUFFIXES, convert_jsonl),
+}
