@@ -123,5 +123,5 @@ def _same_url(a: str, b: str) -> bool:
     """Whether two database URLs name the same database, however they are spelled (a driver, a quoted password)."""
     try:
         return make_url(a) == make_url(b)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return a == b  # not a URL: the engine will say so, once there is only one
