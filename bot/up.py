@@ -116,7 +116,9 @@ def services(
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    up = commands.add_parser("up", help="run Rasa, the action server and the gateway together")
+    up = commands.add_parser(
+        "up", help="run Rasa, the action server and the gateway together, restarting any that dies"
+    )
     # Defaults that come from settings are None here and resolved in _up: a bad setting must not break `--help`.
     up.add_argument("--host", default=None, help="the gateway's address (default: $HOTLINE_HOST, else 127.0.0.1)")
     up.add_argument("--port", type=int, default=None, help="the gateway's port (default: $HOTLINE_PORT, else 8000)")

@@ -30,7 +30,11 @@ from bot.tickets.workflow import status_label
 
 def register(commands: argparse._SubParsersAction) -> None:
     tickets = commands.add_parser("tickets", help="complaints, reports, suggestions and disclosure requests")
-    tickets.add_argument("--database-url", default=None, help="default: $HOTLINE_DATABASE_URL or $DATABASE_URL, else $HOTLINE_VAR/hotline.db")
+    tickets.add_argument(
+        "--database-url",
+        default=None,
+        help="default: $HOTLINE_DATABASE_URL or $DATABASE_URL, else $HOTLINE_VAR/hotline.db",
+    )
     sub = tickets.add_subparsers(dest="tickets_command", required=True)
 
     listing = sub.add_parser("list", help="newest first, personal data masked")
