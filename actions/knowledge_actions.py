@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -13,9 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answering import Answerer
 from actions.replies import HUMAN_BUTTON, disclosure_request_button, latest_user_text, utter
+from bot.settings import get_settings
 from index.retriever import Retriever
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Bot failures in a row after which a human is offered (一次不行就换人, 不让群众反复说).
 FAILURES_BEFORE_HUMAN = 2
 OFFER_HUMAN = "抱歉，这次还是没能帮到您。需要为您转接人工客服吗？"
@@ -25,12 +23,11 @@ _answerer_lock = threading.Lock()
 
 
 def answerer() -> Answerer:
-    """Loaded once per process; the index directory comes from HOTLINE_INDEX."""
+    """Loaded once per process; the index directory is the settings' (HOTLINE_INDEX)."""
     global _answerer
     with _answerer_lock:
         if _answerer is None:
-            index = Path(os.environ.get("HOTLINE_INDEX", ROOT / "var" / "index" / "knowledge"))
-            _answerer = Answerer(Retriever(index))
+            _answerer = Answerer(Retriever(get_settings().index))
         return _answerer
 
 

@@ -21,6 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.replies import REQUESTED_DOCUMENT, channel_of, latest_user_text, utter
 from bot.emergency import is_emergency
+from bot.settings import get_settings
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
 from bot.tickets.domain import KIND_LABELS
 from bot.tickets.privacy import mask_phone, normalize_mainland_phone
@@ -55,7 +56,7 @@ _CHANGE = re.compile(r"修改|不对|错了|有误|改一下|重新")
 
 @cache
 def ticket_service() -> TicketService:
-    return open_ticket_service(router=route_by_domain)
+    return open_ticket_service(settings=get_settings(), router=route_by_domain)
 
 
 Validator = Callable[..., dict[str, Any]]

@@ -36,8 +36,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One database for tickets and ownership; opening the service migrates it to head first.
-        ticket_service = open_ticket_service(settings.database_url, router=route_by_domain)
+        ticket_service = open_ticket_service(settings=settings, router=route_by_domain)
         rasa = RasaClient(settings.rasa_urls, settings.rasa_timeout_s)
+        app.state.rasa = rasa
         app.state.tickets = ticket_service
         app.state.tokens = TokenStore(ticket_service.engine)
         app.state.core = ConversationCore(
@@ -60,7 +61,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        """The gateway's own health: 200 while it serves, Rasa up or not (`hotline up` restarts a dead Rasa;
+        the gateway must not be restarted with it). The body says whether every Rasa worker answers."""
+        rasa_up = all(await app.state.rasa.workers_up())
+        return {"status": "ok" if rasa_up else "degraded", "rasa": "up" if rasa_up else "down"}
 
     @app.get("/", include_in_schema=False)
     async def web_chat() -> FileResponse:

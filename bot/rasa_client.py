@@ -7,6 +7,7 @@ in-memory lock store) live in one process, and no Redis lock store is needed for
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from typing import Any
 import httpx
 
 WEBHOOK = "/webhooks/hotline/webhook"
+HEALTH = "/webhooks/hotline/"  # the channel's health route, the one `hotline up` waits for
+#: A health probe is a GET on loopback; a Rasa that takes longer than this is as good as down for a citizen.
+PROBE_TIMEOUT_S = 1.0
 
 
 class RasaUnavailable(RuntimeError):
@@ -63,6 +67,18 @@ class RasaClient:
             active_loop=body.get("active_loop") if isinstance(body.get("active_loop"), str) else None,
         )
 
+    async def workers_up(self) -> list[bool]:
+        """For each worker, whether its input channel answers now (Rasa's own health, not a turn)."""
+        return list(await asyncio.gather(*(_answers(http) for http in self._workers)))
+
     async def aclose(self) -> None:
         for http in self._workers:
             await http.aclose()
+
+
+async def _answers(http: httpx.AsyncClient) -> bool:
+    try:
+        response = await http.get(HEALTH, timeout=PROBE_TIMEOUT_S)
+    except httpx.HTTPError:
+        return False
+    return response.is_success

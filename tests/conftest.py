@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,35 +120,51 @@ class Stack:
     url: str
     database_url: str
     log: Path
+    var: Path
 
 
-@pytest.fixture(scope="session")
-def hotline_stack(tmp_path_factory, trained_model, knowledge_index) -> Iterator[Stack]:
+#: The settings that pick the database; a stack is given only the ones its test means.
+DATABASE_VARIABLES = ("DATABASE_URL", "HOTLINE_DATABASE_URL", "HOTLINE_VAR")
+
+
+@contextmanager
+def running_stack(index: Path, var: Path, database_env: dict[str, str], database_url: str) -> Iterator[Stack]:
+    """`hotline up --var VAR` with `database_env` as its only database settings, until the block ends.
+
+    `database_url` is where the test expects the stack's tickets (it does not configure anything).
+    """
     from bot.supervisor import free_port, wait_for_http
 
-    var = tmp_path_factory.mktemp("var")
-    database_url = f"sqlite:///{var / 'hotline.db'}"
     ports = [free_port() for _ in range(3)]
-    log = var / "hotline-up.log"
-    command = [str(Path(sys.executable).with_name("hotline")), "up", "--no-train", "--index", str(knowledge_index)]
+    log = var.parent / f"{var.name}-hotline-up.log"
+    command = [str(Path(sys.executable).with_name("hotline")), "up", "--no-train", "--index", str(index)]
     command += ["--var", str(var), "--port", str(ports[0]), "--rasa-port", str(ports[1])]
     command += ["--actions-port", str(ports[2])]
+    env = {k: v for k, v in os.environ.items() if k not in DATABASE_VARIABLES}
     with log.open("w") as log_file:
         process = subprocess.Popen(
             command,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             # PYTHONPATH: this checkout's code, even when the venv's editable install points at another one.
-            env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url},
+            env={**env, "PYTHONPATH": str(ROOT), **database_env},
         )
     url = f"http://127.0.0.1:{ports[0]}"
     try:
         if not wait_for_http(f"{url}/healthz", timeout=300):
             pytest.fail(f"hotline up did not come up:\n{log.read_text()[-3000:]}")
-        yield Stack(url, database_url, log)
+        yield Stack(url, database_url, log, var)
     finally:
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def hotline_stack(tmp_path_factory, trained_model, knowledge_index) -> Iterator[Stack]:
+    var = tmp_path_factory.mktemp("var")
+    database_url = f"sqlite:///{var / 'hotline.db'}"
+    with running_stack(knowledge_index, var, {"DATABASE_URL": database_url}, database_url) as stack:
+        yield stack

@@ -96,6 +96,21 @@ class DeadlinePolicy:
         return self.calendar.add_working_days(received_on, self.days_by_kind[kind])
 
 
+def configured_policy(days_by_kind: Mapping[str, int], extra_calendars: Iterable[Path] = ()) -> DeadlinePolicy:
+    """The policy for settings (HOTLINE_DEADLINE_DAYS, HOTLINE_HOLIDAY_CALENDARS): `days_by_kind` overrides the
+    defaults for the kinds it names, and `extra_calendars` join the shipped ones."""
+    extra = list(extra_calendars)
+    if not days_by_kind and not extra:
+        return DeadlinePolicy()
+    known = {kind.value for kind in TicketKind}
+    if unknown := sorted(set(days_by_kind) - known):
+        raise ValueError(f"deadline days for unknown ticket kinds {unknown}; the kinds are {sorted(known)}")
+    if any(days < 0 for days in days_by_kind.values()):
+        raise ValueError("deadline days must not be negative")
+    days = {**DEFAULT_DEADLINE_DAYS, **{TicketKind(kind): n for kind, n in days_by_kind.items()}}
+    return DeadlinePolicy(days, WorkingCalendar.from_files([*sorted(SHIPPED_CALENDARS.glob("cn-*.yml")), *extra]))
+
+
 @cache
 def shipped_calendar() -> WorkingCalendar:
     """Every yearly notice shipped in calendars/."""
