@@ -7,7 +7,12 @@ from functools import cache
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.tickets.database import default_database_url
+from bot.tickets.database import ROOT, default_database_url
+
+
+def default_tracker_database_url() -> str:
+    """Where `hotline up` has Rasa keep its conversations (HOTLINE_TRACKER_DB, bot/nlu.py)."""
+    return f"sqlite:///{ROOT / 'var' / 'rasa-trackers.db'}"
 
 
 class Settings(BaseSettings):
@@ -28,6 +33,12 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     webhook_interval_s: float = 2.0
     webhook_timeout_s: float = 10.0
+    #: Rasa's tracker database, where the retention purge anonymises old conversations.
+    tracker_database_url: str = Field(default_factory=default_tracker_database_url)
+    #: 保存期限: conversation text older than this is anonymised (bot/retention.py); statistics stay.
+    retention_days: int = Field(default=180, ge=1)
+    #: How often the gateway runs the retention purge (the first run is at startup).
+    purge_interval_s: float = Field(default=86_400.0, gt=0)
 
     @field_validator("webhook_secret")
     @classmethod

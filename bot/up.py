@@ -100,7 +100,11 @@ def services(
             "--no-access-log",  # access logs would carry sender ids; the gateway logs what matters
         ],
         health_url=f"http://127.0.0.1:{ports.gateway}/healthz",
-        env={"HOTLINE_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports(ports, rasa.workers))},
+        env={
+            "HOTLINE_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports(ports, rasa.workers)),
+            # The retention purge anonymises the conversations Rasa keeps there.
+            "HOTLINE_TRACKER_DATABASE_URL": f"sqlite:///{var / 'rasa-trackers.db'}",
+        },
         cwd=ROOT,
     )
     return [*workers, actions, gateway]
