@@ -53,6 +53,7 @@ from bot.background import in_background, run_every
 from bot.ownership import OwnershipStore
 from bot.redaction import anonymise_event
 from bot.tickets.database import SQLITE_BUSY_TIMEOUT_SECONDS, create_ticket_engine, upgrade_schema
+from bot.tickets.numbering import CHINA_TZ
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +295,8 @@ def _purge(args: argparse.Namespace) -> int:
         }
         print(json.dumps(row, ensure_ascii=False))
         return 0
-    print(f"conversation text from before {report.cutoff.isoformat(timespec='seconds')} ({older_than.days} days):")
+    cutoff = report.cutoff.astimezone(CHINA_TZ).isoformat(timespec="seconds")
+    print(f"conversation text from before {cutoff} ({older_than.days} days):")
     if report.tracker_database:
         print(f"  tracker events anonymised: {report.tracker_events} (text and slot values dropped;")
         print("    types, intents, actions and times kept)")
