@@ -35,6 +35,7 @@ class ConversationRow(Base):
     owner: Mapped[str] = mapped_column(String(16), default=Owner.BOT)
     handoff_reason: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(16), default=Priority.NORMAL)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

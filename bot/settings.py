@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.conversation_ids import MIN_KEY_LENGTH
+from bot.ratelimit import Policy
 from bot.tickets.database import default_database_url
 
 
@@ -28,6 +31,17 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     webhook_interval_s: float = 2.0
     webhook_timeout_s: float = 10.0
+    #: The HMAC key of conversation ids derived from a platform identity (bot/conversation_ids.py) and of the
+    #: client tags the limiter counts by. The gateway does not start without it; `hotline up` generates one
+    #: into var/ once when it is not set. Changing it starts new conversations for every phone and WeChat user.
+    conversation_key: SecretStr | None = None
+    #: Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed, e.g. the nginx in front.
+    #: Empty: the client is the socket's peer, and X-Forwarded-For is ignored.
+    trusted_proxies: str = ""
+    #: Ticket checks (number + last four phone digits, in chat and for ratings): this many wrong pairs per
+    #: conversation or client within the window lock the check for the window.
+    ticket_check_limit: int = Field(default=5, ge=1)
+    ticket_check_window_s: float = Field(default=900.0, gt=0)
 
     @field_validator("webhook_secret")
     @classmethod
@@ -36,6 +50,17 @@ class Settings(BaseSettings):
         if info.data.get("webhook_url") and not (secret and secret.get_secret_value()):
             raise ValueError("HOTLINE_WEBHOOK_SECRET is required when HOTLINE_WEBHOOK_URL is set")
         return secret
+
+    @field_validator("conversation_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < MIN_KEY_LENGTH:
+            raise ValueError(f"HOTLINE_CONVERSATION_KEY must be at least {MIN_KEY_LENGTH} characters")
+        return key
+
+    @property
+    def ticket_checks(self) -> Policy:
+        return Policy("ticket_check", self.ticket_check_limit, timedelta(seconds=self.ticket_check_window_s))
 
     @property
     def rasa_urls(self) -> list[str]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import nlu
+from bot.conversation_ids import load_or_create_key
 from bot.supervisor import Service, run_services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,9 +44,19 @@ def rasa_ports(ports: Ports, workers: int) -> list[int]:
 
 
 def services(
-    host: str, ports: Ports, model: Path, var: Path, index: Path, rasa: RasaOptions | None = None
+    host: str,
+    ports: Ports,
+    model: Path,
+    var: Path,
+    index: Path,
+    rasa: RasaOptions | None = None,
+    *,
+    conversation_key: str | None = None,
 ) -> list[Service]:
-    """Rasa first (the gateway needs it), then actions (Rasa calls them), then the gateway."""
+    """Rasa first (the gateway needs it), then actions (Rasa calls them), then the gateway.
+
+    `conversation_key`: HOTLINE_CONVERSATION_KEY for the gateway, if the environment does not set it.
+    """
     rasa = rasa or RasaOptions()
     workers = [
         Service(
@@ -98,9 +109,15 @@ def services(
             "--port",
             str(ports.gateway),
             "--no-access-log",  # access logs would carry sender ids; the gateway logs what matters
+            # The app decides whose X-Forwarded-For to believe (HOTLINE_TRUSTED_PROXIES); uvicorn's own
+            # default would believe any local process.
+            "--no-proxy-headers",
         ],
         health_url=f"http://127.0.0.1:{ports.gateway}/healthz",
-        env={"HOTLINE_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports(ports, rasa.workers))},
+        env={
+            "HOTLINE_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports(ports, rasa.workers)),
+            **({"HOTLINE_CONVERSATION_KEY": conversation_key} if conversation_key else {}),
+        },
         cwd=ROOT,
     )
     return [*workers, actions, gateway]
@@ -136,6 +153,8 @@ def _up(args: argparse.Namespace) -> int:
     if not model.exists():
         raise FileNotFoundError(f"no model at {model}: run `hotline nlu train`")
     args.var.mkdir(parents=True, exist_ok=True)
+    # Embedded defaults: a key generated into var/ once, unless the environment brings one.
+    key = None if os.environ.get("HOTLINE_CONVERSATION_KEY") else load_or_create_key(args.var / "conversation.key")
     ports = Ports(args.port, args.rasa_port, args.actions_port)
     address = f"http://{args.host}:{args.port}"
     return run_services(
@@ -146,6 +165,7 @@ def _up(args: argparse.Namespace) -> int:
             args.var.resolve(),
             args.index.resolve(),
             RasaOptions(args.rasa_workers, args.tracker_store, args.sqlite_wal),
+            conversation_key=key,
         ),
         on_ready=lambda: print(f"hotline  | ready: web chat on {address}/ , API on {address}/api/chat", flush=True),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The gateway refuses to start without it (bot/app.py); one random key per test session.
+os.environ.setdefault("HOTLINE_CONVERSATION_KEY", secrets.token_urlsafe(32))
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT.parent / "shared" / "seeds"
@@ -68,13 +71,22 @@ def trained_model() -> Path:
     return nlu.train()
 
 
+#: The stack's ticket-check window: short, so that a test can wait for a lockout to pass.
+STACK_TICKET_CHECK_WINDOW_S = 45.0
+
+
 @dataclass(frozen=True)
 class Stack:
-    """`hotline up` on loopback: real Rasa, real action server, real gateway, a fresh database."""
+    """`hotline up` on loopback: real Rasa, real action server, real gateway, a fresh database.
+
+    The gateway believes X-Forwarded-For from loopback (tests play clients at different addresses), and it
+    has no HOTLINE_CONVERSATION_KEY from the environment: `hotline up` generates one into `var`.
+    """
 
     url: str
     database_url: str
     log: Path
+    var: Path
 
 
 @pytest.fixture(scope="session")
@@ -94,13 +106,19 @@ def hotline_stack(tmp_path_factory, trained_model, knowledge_index) -> Iterator[
             stdout=log_file,
             stderr=subprocess.STDOUT,
             # PYTHONPATH: this checkout's code, even when the venv's editable install points at another one.
-            env={**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url},
+            env={
+                **{name: value for name, value in os.environ.items() if name != "HOTLINE_CONVERSATION_KEY"},
+                "PYTHONPATH": str(ROOT),
+                "DATABASE_URL": database_url,
+                "HOTLINE_TRUSTED_PROXIES": "127.0.0.1",
+                "HOTLINE_TICKET_CHECK_WINDOW_S": str(STACK_TICKET_CHECK_WINDOW_S),
+            },
         )
     url = f"http://127.0.0.1:{ports[0]}"
     try:
         if not wait_for_http(f"{url}/healthz", timeout=300):
             pytest.fail(f"hotline up did not come up:\n{log.read_text()[-3000:]}")
-        yield Stack(url, database_url, log)
+        yield Stack(url, database_url, log, var)
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -28,6 +28,7 @@ TABLES = {
     "ticket_counters",
     "conversations",
     "held_messages",
+    "rate_limits",
     "alembic_version",
 }
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import bot.ownership  # noqa: F401  (its tables share Base.metadata: one database for the gateway)
+# Their tables share Base.metadata (one database for the gateway and the action server): ownership and
+# conversation ids, and the limiter of ticket checks.
+import bot.ownership
+import bot.ratelimit  # noqa: F401
 from bot.tickets.database import create_ticket_engine
 from bot.tickets.models import Base
 from bot.tickets.settings import TicketSettings
