@@ -4,10 +4,10 @@ digits. Without it, the 10,000 digit combinations of any ticket can be tried in 
 The state lives in the database, so every process that checks a pair (the gateway for ratings, the action
 server for the status query in chat) counts into the same rows, and a restart forgets nothing.
 
-The rule: `limit` wrong pairs for a key within `window` of the first lock that key for `window`; while any
-key of an attempt is locked, even a right pair is refused. An attempt is counted before the pair is checked,
-in one transaction, so parallel requests cannot all slip through under the limit; a right pair gives its
-count back.
+The rule: `limit` wrong pairs for a key within `window` of the first lock that key for `lockout`; while any
+key of an attempt is locked, even a right pair is refused, and when the lock ends the count starts afresh.
+An attempt is counted before the pair is checked, in one transaction, so parallel requests cannot all slip
+through under the limit; a right pair gives its count back.
 """
 
 from __future__ import annotations
@@ -46,10 +46,15 @@ class Policy:
     name: str  # keys of different policies never meet
     limit: int
     window: timedelta
+    lockout: timedelta | None = None  # how long the `limit`-th wrong pair locks the key; the window by default
 
     def __post_init__(self) -> None:
-        if self.limit < 1 or self.window <= timedelta(0):
-            raise ValueError("a rate-limit policy needs a limit of at least 1 and a positive window")
+        if self.limit < 1 or self.window <= timedelta(0) or self.lock_duration <= timedelta(0):
+            raise ValueError("a rate-limit policy needs a limit of at least 1, a positive window and lockout")
+
+    @property
+    def lock_duration(self) -> timedelta:
+        return self.window if self.lockout is None else self.lockout
 
 
 @dataclass(frozen=True)
@@ -96,15 +101,16 @@ class AttemptLimiter:
         with Session(self.engine) as session, session.begin():
             rows = self._locked_rows(session, hashed, now)
             for row in rows:
-                if row.window_started_at + window <= now:
-                    row.window_started_at, row.failures = now, 0
+                lock_over = row.blocked_until is not None and row.blocked_until <= now
+                if lock_over or row.window_started_at + window <= now:
+                    row.window_started_at, row.failures, row.blocked_until = now, 0, None
             if any(row.blocked_until is not None and row.blocked_until > now for row in rows):
                 return None
             locks: list[tuple[str, datetime]] = []
             for row in rows:
                 row.failures += 1
                 if row.failures >= self.policy.limit:
-                    row.blocked_until = now + window
+                    row.blocked_until = now + self.policy.lock_duration
                     locks.append((row.key, row.blocked_until))
                 row.expires_at = max(row.window_started_at + window, row.blocked_until or now)
             self._purge(session, now)

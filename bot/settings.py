@@ -39,9 +39,10 @@ class Settings(BaseSettings):
     #: Empty: the client is the socket's peer, and X-Forwarded-For is ignored.
     trusted_proxies: str = ""
     #: Ticket checks (number + last four phone digits, in chat and for ratings): this many wrong pairs per
-    #: conversation or client within the window lock the check for the window.
+    #: conversation or client within the window lock the check for the lockout (by default the window).
     ticket_check_limit: int = Field(default=5, ge=1)
     ticket_check_window_s: float = Field(default=900.0, gt=0)
+    ticket_check_lockout_s: float | None = Field(default=None, gt=0)
 
     @field_validator("webhook_secret")
     @classmethod
@@ -60,7 +61,8 @@ class Settings(BaseSettings):
 
     @property
     def ticket_checks(self) -> Policy:
-        return Policy("ticket_check", self.ticket_check_limit, timedelta(seconds=self.ticket_check_window_s))
+        lockout = None if self.ticket_check_lockout_s is None else timedelta(seconds=self.ticket_check_lockout_s)
+        return Policy("ticket_check", self.ticket_check_limit, timedelta(seconds=self.ticket_check_window_s), lockout)
 
     @property
     def rasa_urls(self) -> list[str]:

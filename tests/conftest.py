@@ -71,8 +71,8 @@ def trained_model() -> Path:
     return nlu.train()
 
 
-#: The stack's ticket-check window: short, so that a test can wait for a lockout to pass.
-STACK_TICKET_CHECK_WINDOW_S = 60.0
+#: How long the stack locks ticket checks after five wrong pairs: short, so that a test can wait for it to pass.
+STACK_TICKET_CHECK_LOCKOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def hotline_stack(tmp_path_factory, trained_model, knowledge_index) -> Iterator[
                 "PYTHONPATH": str(ROOT),
                 "DATABASE_URL": database_url,
                 "HOTLINE_TRUSTED_PROXIES": "127.0.0.1",
-                "HOTLINE_TICKET_CHECK_WINDOW_S": str(STACK_TICKET_CHECK_WINDOW_S),
+                "HOTLINE_TICKET_CHECK_LOCKOUT_S": str(STACK_TICKET_CHECK_LOCKOUT_S),
             },
         )
     url = f"http://127.0.0.1:{ports[0]}"

@@ -12,7 +12,7 @@ import pytest
 
 from bot.tickets import TicketDraft, TicketKind, open_ticket_service
 from tests.chat_client import Citizen, texts
-from tests.conftest import STACK_TICKET_CHECK_WINDOW_S
+from tests.conftest import STACK_TICKET_CHECK_LOCKOUT_S
 
 TICKET_NUMBER = re.compile(r"^12320-\d{8}-\d{6}$")
 # Each citizen at an address of its own, as the stack's trusted proxy (loopback) reports it: the limiter of
@@ -190,7 +190,7 @@ def test_two_conversations_never_see_each_other(citizen, hotline_stack):
 def test_five_wrong_pairs_lock_the_status_query_and_offer_a_human(hotline_stack):
     """Ticket numbers are sequential: without a limit, the 10,000 combinations of last four digits of any ticket
     could be tried in chat. Five wrong pairs lock the check for the client and the conversation, right pairs
-    included, until the window has passed; a human is offered instead."""
+    included, until the lockout has passed; a human is offered instead."""
     service = open_ticket_service(hotline_stack.database_url)
     number = service.create(
         TicketDraft(
@@ -217,7 +217,7 @@ def test_five_wrong_pairs_lock_the_status_query_and_offer_a_human(hotline_stack)
     address = next(_ADDRESSES)
     guesser = new_citizen(hotline_stack.url, address)
     wrong = [check(guesser, f"{1000 + n}") for n in range(5)]
-    locked_by = time.monotonic()  # the lock was set before this, and lasts the window
+    locked_by = time.monotonic()  # the lock was set before this, and lasts the stack's lockout
     assert all("没有查到" in texts(turn) and number not in texts(turn) for turn in wrong)
     assert ["过多" in texts(turn) for turn in wrong] == [False] * 4 + [True]
     assert human in wrong[-1]["messages"][-1]["buttons"]
@@ -232,7 +232,7 @@ def test_five_wrong_pairs_lock_the_status_query_and_offer_a_human(hotline_stack)
     elsewhere = texts(check(new_citizen(hotline_stack.url), "5678"))  # another client is not locked out
     assert number in elsewhere and "已受理" in elsewhere
 
-    time.sleep(max(0.0, locked_by + STACK_TICKET_CHECK_WINDOW_S + 1 - time.monotonic()))
+    time.sleep(max(0.0, locked_by + STACK_TICKET_CHECK_LOCKOUT_S + 1 - time.monotonic()))
     after = texts(check(guesser, "5678"))
     assert number in after and "已受理" in after
 

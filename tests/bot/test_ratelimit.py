@@ -47,6 +47,15 @@ def test_five_wrong_pairs_lock_the_check_until_the_window_has_passed(limiter: At
     assert again is not None and not again.locked  # a fresh window
 
 
+def test_a_lockout_shorter_than_the_window_ends_with_a_fresh_count(engine: Engine, clock: Clock) -> None:
+    limiter = AttemptLimiter(engine, Policy("p", 5, timedelta(minutes=15), timedelta(minutes=1)), clock=clock)
+    assert wrong_pairs(limiter, 6, "client:x") == [True] * 5 + [False]
+    clock.advance(minutes=1)
+    attempts = [limiter.attempt("client:x") for _ in range(5)]
+    assert [a is not None and a.locked for a in attempts] == [False] * 4 + [True]
+    assert limiter.attempt("client:x") is None
+
+
 def test_a_right_pair_gives_its_count_back(limiter: AttemptLimiter) -> None:
     assert wrong_pairs(limiter, 4, "conversation:a") == [True] * 4
     for _ in range(3):
@@ -107,6 +116,8 @@ def test_bad_policies_and_empty_attempts_are_refused(limiter: AttemptLimiter) ->
         Policy("x", limit=0, window=timedelta(minutes=1))
     with pytest.raises(ValueError):
         Policy("x", limit=5, window=timedelta(0))
+    with pytest.raises(ValueError):
+        Policy("x", limit=5, window=timedelta(minutes=1), lockout=timedelta(0))
     with pytest.raises(ValueError):
         limiter.attempt()
     with pytest.raises(ValueError):
