@@ -293,6 +293,8 @@ def test_web_chat_page_is_served(hotline_stack):
     response = httpx.get(hotline_stack.url + "/", timeout=30)
     assert response.status_code == 200
     assert "/api/chat" in response.text and "12320" in response.text
+    # Started without HOTLINE_CONVERSATION_KEY, `hotline up` generated one for the gateway, readable by it alone.
+    assert (hotline_stack.var / "conversation.key").stat().st_mode & 0o777 == 0o600
 
 
 def test_phone_and_id_numbers_never_reach_the_logs(citizen, hotline_stack):
