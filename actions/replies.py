@@ -51,9 +51,15 @@ def latest_user_text(tracker: Tracker) -> str:
     return (tracker.latest_message or {}).get("text") or ""
 
 
-def channel_of(tracker: Tracker) -> str:
-    """The citizen's channel (web, phone, sms, wechat), as the gateway put it in the metadata."""
+def user_metadata(tracker: Tracker) -> dict[str, Any]:
+    """What the gateway sent along with the latest citizen message (channel, client tag)."""
     for event in reversed(tracker.events):
         if event.get("event") == "user":
-            return str((event.get("metadata") or {}).get("channel") or "web")
-    return "web"
+            metadata = event.get("metadata")
+            return metadata if isinstance(metadata, dict) else {}
+    return {}
+
+
+def channel_of(tracker: Tracker) -> str:
+    """The citizen's channel (web, phone, sms, wechat), as the gateway put it in the metadata."""
+    return str(user_metadata(tracker).get("channel") or "web")

@@ -21,9 +21,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions.replies import REQUESTED_DOCUMENT, channel_of, latest_user_text, utter
+from actions.replies import HUMAN_BUTTON, REQUESTED_DOCUMENT, channel_of, latest_user_text, user_metadata, utter
 from bot.emergency import is_emergency
 from bot.ownership import OwnershipStore
+from bot.ratelimit import AttemptLimiter, ticket_check_keys
 from bot.redaction import PERSONAL_SLOTS, personal_values, personal_values_from_slots
 from bot.settings import get_settings
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
@@ -62,6 +63,12 @@ _CHANGE = re.compile(r"修改|不对|错了|有误|改一下|重新")
 @cache
 def ticket_service() -> TicketService:
     return open_ticket_service(settings=get_settings(), router=route_by_domain)
+
+
+@cache
+def ticket_checks() -> AttemptLimiter:
+    """The gateway's limiter of ticket checks, on the same database: ratings and chat share one count."""
+    return AttemptLimiter(ticket_service().engine, get_settings().ticket_checks)
 
 
 Validator = Callable[..., dict[str, Any]]
@@ -353,17 +360,36 @@ class ValidateQueryTicketForm(FormValidationAction):
         return {"query_phone_last4": digits}
 
 
+NOT_FOUND = "没有查到与工单号和电话后四位都匹配的工单，请核对后再试，或转人工查询。"
+TOO_MANY_CHECKS = "核对错误次数过多，自助查询已暂停，请稍后再试。需要的话，我可以为您转接人工客服查询。"
+OFFER_HUMAN_BUTTONS = [HUMAN_BUTTON, {"title": "不用了", "payload": "/deny"}]
+
+
 class ActionReportTicketStatus(Action):
+    """The status for the right ticket number and phone's last four digits, counted by the limiter: ticket
+    numbers are sequential, so without it every ticket's four digits could be walked through in chat."""
+
     def name(self) -> str:
         return "action_report_ticket_status"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         number, last4 = tracker.get_slot("ticket_id"), tracker.get_slot("query_phone_last4")
-        view = ticket_service().status_for_citizen(number or "", last4 or "")
         reset = [SlotSet("ticket_id", None), SlotSet("query_phone_last4", None)]
+        offer_human = [*reset, SlotSet("human_offered", True)]
+        client = user_metadata(tracker).get("client")
+        keys = ticket_check_keys(conversation_id=tracker.sender_id, client=client if isinstance(client, str) else None)
+        attempt = ticket_checks().attempt(*keys)
+        if attempt is None:  # locked: not even a right pair is checked until the window has passed
+            utter(dispatcher, TOO_MANY_CHECKS, buttons=OFFER_HUMAN_BUTTONS)
+            return offer_human
+        view = ticket_service().status_for_citizen(number or "", last4 or "")
         if view is None:  # one answer for "no such ticket" and "wrong phone": nothing is revealed
-            utter(dispatcher, "没有查到与工单号和电话后四位都匹配的工单，请核对后再试，或转人工查询。")
+            if attempt.locked:
+                utter(dispatcher, f"{NOT_FOUND}\n{TOO_MANY_CHECKS}", buttons=OFFER_HUMAN_BUTTONS)
+                return offer_human
+            utter(dispatcher, NOT_FOUND)
             return reset
+        attempt.succeeded()
         due = f"{view.due_date.year}年{view.due_date.month}月{view.due_date.day}日"
         kind = TicketKind(view.kind)
         lines = [

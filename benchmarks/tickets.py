@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import sys
 import tempfile
 import time
@@ -99,7 +100,11 @@ def store_run(url: str, count: int, threads: int) -> tuple[float, list[float]]:
 
 
 def api_run(url: str, count: int, threads: int) -> tuple[float, list[float]]:
-    settings = Settings(database_url=url, rasa_url=f"http://127.0.0.1:{free_port()}")
+    settings = Settings(
+        database_url=url,
+        rasa_url=f"http://127.0.0.1:{free_port()}",
+        conversation_key=os.environ.get("HOTLINE_CONVERSATION_KEY") or secrets.token_urlsafe(32),
+    )
     with serve_in_thread(settings) as base:
         return _post_tickets(base, url, count, threads)
 

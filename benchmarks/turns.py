@@ -11,7 +11,7 @@ directory and database each), all at once, and stops them with SIGINT when done,
 - cached store, 2 workers: two Rasa processes, the gateway pinning each sender to one.
 
 Rasa's own REST webhook on the current stack, called directly, is the reference. Simulated
-citizens are closed loops: each has its own sender_id, sends a short conversation one turn after the
+citizens are closed loops: each holds its own conversation (the gateway issues its id), one turn after the
 other with no think time, and N of them run at once (asyncio + httpx). The conversations are written
 here: greetings, questions answered from the index (action_answer), out of scope, a complaint that
 opens the ticket form, thanks. Every cell gets exactly the same conversations (different sender ids,
@@ -56,6 +56,7 @@ from _report import percentile_ms, publish_report, table
 
 from bot.nlu import model_path, rasa_env, rasa_venv
 from bot.supervisor import free_port, wait_for_http
+from tests.chat_client import say_async
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_P50_MS, TARGET_P95_MS, TARGET_SENDERS = 40.0, 80.0, 20
@@ -273,32 +274,34 @@ def peak_rss(groups: dict[str, list[int]]) -> dict[str, float]:
 # --- the simulated citizens --------------------------------------------------------------------------------
 
 
-async def send(client: httpx.AsyncClient, cell: Cell, sender: str, text: str) -> str | None:
-    """One turn; returns the intent the gateway reports (None on the REST path). Raises on failure."""
+async def send(
+    client: httpx.AsyncClient, cell: Cell, conversation_id: str | None, sender: str, text: str
+) -> tuple[str | None, str | None]:
+    """One turn; returns the gateway's conversation id (issued on the first turn; `sender` names the REST path's
+    conversation) and the intent the gateway reports (both None on the REST path). Raises on failure."""
     if cell.path != REST:
-        response = await client.post(f"{cell.stack.gateway}/api/chat", json={"sender_id": sender, "text": text})
-        response.raise_for_status()
-        body = response.json()
+        conversation_id, body = await say_async(client, cell.stack.gateway, conversation_id, text)
         if not body["messages"]:
             raise RuntimeError(f"no reply to {text!r}")
-        return (body.get("intent") or {}).get("name")
+        return conversation_id, (body.get("intent") or {}).get("name")
     webhook = f"{cell.stack.rasa}/webhooks/rest/webhook"
     response = await client.post(webhook, json={"sender": sender, "message": text})
     response.raise_for_status()
     if not response.json():
         raise RuntimeError(f"no reply to {text!r}")
-    return None
+    return None, None
 
 
 async def converse(
     client: httpx.AsyncClient, cell: Cell, sender: str, script: Sequence[Turn], think: tuple[float, float] | None
 ) -> None:
+    conversation_id: str | None = None  # the gateway issues it on the first turn
     for step in script:
         if think:
             await asyncio.sleep(random.uniform(*think))
         started = time.perf_counter()
         try:
-            intent = await send(client, cell, sender, step.text)
+            conversation_id, intent = await send(client, cell, conversation_id, sender, step.text)
         except (httpx.HTTPError, RuntimeError, KeyError) as exc:
             cell.errors += 1
             if cell.errors <= 3:
@@ -314,7 +317,7 @@ async def run_pass(
     tag: str,
     think: tuple[float, float] | None = None,
 ) -> None:
-    """`cell.senders` citizens at once, each holding `rounds` conversations in a row (a new sender_id each)."""
+    """`cell.senders` citizens at once, each holding `rounds` conversations in a row (a new conversation each)."""
     prefix = f"bench-{VARIANTS.index(cell.stack.variant)}-{'rest' if cell.path == REST else 'gw'}-{tag}"
 
     async def citizen(i: int) -> None:
@@ -403,15 +406,9 @@ async def benchmark(stacks: dict[str, Stack], rounds_1: int, rounds_20: int) -> 
         after = machine_load()
 
         # Floors on the current stack: the gateway answering without Rasa, action_answer without Rasa.
-        emergency_n = 0
-
         async def emergency() -> None:
-            nonlocal emergency_n
-            emergency_n += 1
-            body = {"sender_id": f"bench-emergency-{emergency_n}", "text": EMERGENCY_TEXT}  # the net hands off
-            response = await client.post(f"{current.gateway}/api/chat", json=body)
-            response.raise_for_status()
-            assert response.json()["handoff"] is True
+            _, body = await say_async(client, current.gateway, None, EMERGENCY_TEXT)  # a new conversation each
+            assert body["handoff"] is True  # the net hands off
 
         async def healthz() -> None:
             (await client.get(f"{current.gateway}/healthz")).raise_for_status()

@@ -18,10 +18,12 @@ from actions.answering import Answerer
 from bot.api import chat, tickets
 from bot.auth import TokenStore
 from bot.callbacks import CallbackDesk
+from bot.client_address import parse_trusted_proxies
 from bot.conversation import ConversationCore
+from bot.conversation_ids import ConversationRegistry
 from bot.ownership import OwnershipStore
 from bot.rasa_client import RasaClient
-from bot.ratelimit import SlidingWindowLimiter
+from bot.ratelimit import AttemptLimiter
 from bot.reduced_mode import ReducedMode
 from bot.retention import ConversationRetention, purging
 from bot.settings import Settings, get_settings
@@ -31,10 +33,18 @@ from bot.tickets.routing import route_by_domain
 from bot.tickets.service import open_ticket_service
 
 STATIC = Path(__file__).resolve().parent / "static"
+MISSING_KEY = (
+    "HOTLINE_CONVERSATION_KEY is not set: the gateway derives conversation ids and client tags with it. "
+    "`hotline up` generates one into var/conversation.key; elsewhere set a random value of at least 32 characters, "
+    "e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    if settings.conversation_key is None:  # fail closed: ids of a platform identity would be unkeyed hashes
+        raise RuntimeError(MISSING_KEY)
+    trusted_proxies = parse_trusted_proxies(settings.trusted_proxies)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,14 +61,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reduced_mode=ReducedMode(_answerer_loader(settings.index)),
             psych_line=settings.psych_line,
         )
+        app.state.conversations = ConversationRegistry(ticket_service.engine)
+        # Shared with the action server's status query through the database: one count per client.
+        app.state.citizen_checks = AttemptLimiter(ticket_service.engine, settings.ticket_checks)
         async with _webhooks(settings, ticket_service.engine), _retention(settings, ticket_service.engine):
             yield
         await rasa.aclose()
         ticket_service.close()
 
     app = FastAPI(title="12320 hotline gateway", lifespan=lifespan)
-    # Ten tries a minute per client: the four phone digits of a rating or status check cannot be walked through.
-    app.state.citizen_checks = SlidingWindowLimiter(limit=10, window_s=60)
+    app.state.conversation_key = settings.conversation_key.get_secret_value()
+    app.state.trusted_proxies = trusted_proxies
     app.include_router(chat.router)
     app.include_router(tickets.router)
 
@@ -118,7 +131,9 @@ def serve_in_thread(settings: Settings, *, start_timeout: float = 60.0) -> Itera
     """The gateway on a free loopback port in a daemon thread, for tests and benchmarks; yields its base URL
     once /healthz answers, and stops it on leaving."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    # proxy_headers off: uvicorn would otherwise believe X-Forwarded-For from loopback; the app decides whom to trust.
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

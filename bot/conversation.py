@@ -152,6 +152,11 @@ class ConversationCore:
         self.reduced_mode = reduced_mode or ReducedMode(lambda: None)
         self.psych_line = psych_line
 
+    def emergency_guidance(self, text: str) -> Reply | None:
+        """The guidance for `text` if it is an emergency: for callers that cannot even reach a conversation."""
+        emergency = assess(text)
+        return None if emergency is None else Reply(guidance(emergency, self.psych_line))
+
     async def handle(self, message: InboundMessage) -> TurnResult:
         emergency = assess(message.text)
         if emergency is not None:

@@ -44,6 +44,7 @@ class ConversationRow(Base):
     owner: Mapped[str] = mapped_column(String(16), default=Owner.BOT)
     handoff_reason: Mapped[str | None] = mapped_column(String(64))
     priority: Mapped[str] = mapped_column(String(16), default=Priority.NORMAL)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: What the gateway asked the citizen for and waits on (Awaiting); None = nothing.
     awaiting: Mapped[str | None] = mapped_column(String(32))

@@ -11,6 +11,7 @@ so every module can import it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.emergency import DEFAULT_PSYCH_LINE  # a leaf too: the standard library only
+from bot.conversation_ids import MIN_KEY_LENGTH
+from bot.emergency import DEFAULT_PSYCH_LINE
+from bot.ratelimit import Policy
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where state lives by default: the ticket database and Rasa's trackers.
@@ -69,6 +72,18 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=180, ge=1)
     #: How often the gateway runs the retention purge (the first run is at startup).
     purge_interval_s: float = Field(default=86_400.0, gt=0)
+    #: The HMAC key of conversation ids derived from a platform identity (bot/conversation_ids.py) and of the
+    #: client tags the limiter counts by. The gateway does not start without it; `hotline up` generates one
+    #: into var/ once when it is not set. Changing it starts new conversations for every phone and WeChat user.
+    conversation_key: SecretStr | None = None
+    #: Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed, e.g. the nginx in front.
+    #: Empty: the client is the socket's peer, and X-Forwarded-For is ignored.
+    trusted_proxies: str = ""
+    #: Ticket checks (number + last four phone digits, in chat and for ratings): this many wrong pairs per
+    #: conversation or client within the window lock the check for the lockout (by default the window).
+    ticket_check_limit: int = Field(default=5, ge=1)
+    ticket_check_window_s: float = Field(default=900.0, gt=0)
+    ticket_check_lockout_s: float | None = Field(default=None, gt=0)
 
     @field_validator("var")
     @classmethod
@@ -92,6 +107,18 @@ class Settings(BaseSettings):
         self.database_url = prefixed or plain or f"sqlite:///{self.var / 'hotline.db'}"
         self.tracker_database_url = self.tracker_database_url or f"sqlite:///{self.var / 'rasa-trackers.db'}"
         return self
+
+    @field_validator("conversation_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < MIN_KEY_LENGTH:
+            raise ValueError(f"HOTLINE_CONVERSATION_KEY must be at least {MIN_KEY_LENGTH} characters")
+        return key
+
+    @property
+    def ticket_checks(self) -> Policy:
+        lockout = None if self.ticket_check_lockout_s is None else timedelta(seconds=self.ticket_check_lockout_s)
+        return Policy("ticket_check", self.ticket_check_limit, timedelta(seconds=self.ticket_check_window_s), lockout)
 
     @property
     def rasa_urls(self) -> list[str]:

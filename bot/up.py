@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import nlu
+from bot.conversation_ids import load_or_create_key
 from bot.settings import load_settings
 from bot.supervisor import Service, run_services
 
@@ -47,9 +48,19 @@ def rasa_ports(ports: Ports, workers: int) -> list[int]:
 
 
 def services(
-    host: str, ports: Ports, model: Path, var: Path, index: Path, rasa: RasaOptions | None = None
+    host: str,
+    ports: Ports,
+    model: Path,
+    var: Path,
+    index: Path,
+    rasa: RasaOptions | None = None,
+    *,
+    conversation_key: str | None = None,
 ) -> list[Service]:
-    """Rasa first (the gateway needs it), then actions (Rasa calls them), then the gateway."""
+    """Rasa first (the gateway needs it), then actions (Rasa calls them), then the gateway.
+
+    `conversation_key`: HOTLINE_CONVERSATION_KEY for the gateway, if the environment does not set it.
+    """
     rasa = rasa or RasaOptions()
     state = {"HOTLINE_VAR": str(var)}  # every process derives its default database from it
     workers = [
@@ -104,6 +115,9 @@ def services(
             "--port",
             str(ports.gateway),
             "--no-access-log",  # access logs would carry sender ids; the gateway logs what matters
+            # The app decides whose X-Forwarded-For to believe (HOTLINE_TRUSTED_PROXIES); uvicorn's own
+            # default would believe any local process.
+            "--no-proxy-headers",
         ],
         health_url=f"http://127.0.0.1:{ports.gateway}/healthz",
         env={
@@ -112,6 +126,7 @@ def services(
             "HOTLINE_INDEX": str(index),  # reduced mode answers from it while Rasa is down
             # The retention purge anonymises the conversations Rasa keeps there.
             "HOTLINE_TRACKER_DATABASE_URL": f"sqlite:///{var / 'rasa-trackers.db'}",
+            **({"HOTLINE_CONVERSATION_KEY": conversation_key} if conversation_key else {}),
         },
         cwd=ROOT,
     )
@@ -162,6 +177,8 @@ def _up(args: argparse.Namespace) -> int:
     if not model.exists():
         raise FileNotFoundError(f"no model at {model}: run `hotline nlu train`")
     settings.var.mkdir(parents=True, exist_ok=True)
+    # Embedded defaults: a key generated into var/ once, unless the environment brings one.
+    key = None if settings.conversation_key else load_or_create_key(settings.var / "conversation.key")
     host, port = args.host or settings.host, args.port or settings.port
     ports = Ports(port, args.rasa_port, args.actions_port)
     address = f"http://{host}:{port}"
@@ -173,6 +190,7 @@ def _up(args: argparse.Namespace) -> int:
             settings.var,
             index,
             RasaOptions(args.rasa_workers, args.tracker_store, args.sqlite_wal),
+            conversation_key=key,
         ),
         on_ready=lambda: print(f"hotline  | ready: web chat on {address}/ , API on {address}/api/chat", flush=True),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The gateway refuses to start without it (bot/app.py); one random key per test session.
+os.environ.setdefault("HOTLINE_CONVERSATION_KEY", secrets.token_urlsafe(32))
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,9 +116,17 @@ def trained_model() -> Path:
     return nlu.train()
 
 
+#: How long the stack locks ticket checks after five wrong pairs: short, so that a test can wait for it to pass.
+STACK_TICKET_CHECK_LOCKOUT_S = 60.0
+
+
 @dataclass(frozen=True)
 class Stack:
-    """`hotline up` on loopback: real Rasa, real action server, real gateway, a fresh database."""
+    """`hotline up` on loopback: real Rasa, real action server, real gateway, a fresh database.
+
+    The gateway believes X-Forwarded-For from loopback (tests play clients at different addresses), and it
+    has no HOTLINE_CONVERSATION_KEY from the environment: `hotline up` generates one into `var`.
+    """
 
     url: str
     database_url: str
@@ -140,14 +151,21 @@ def running_stack(index: Path, var: Path, database_env: dict[str, str], database
     command = [str(Path(sys.executable).with_name("hotline")), "up", "--no-train", "--index", str(index)]
     command += ["--var", str(var), "--port", str(ports[0]), "--rasa-port", str(ports[1])]
     command += ["--actions-port", str(ports[2])]
-    env = {k: v for k, v in os.environ.items() if k not in DATABASE_VARIABLES}
+    # The key too: each stack generates its own into its var/, as `make run` does.
+    env = {k: v for k, v in os.environ.items() if k not in (*DATABASE_VARIABLES, "HOTLINE_CONVERSATION_KEY")}
     with log.open("w") as log_file:
         process = subprocess.Popen(
             command,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             # PYTHONPATH: this checkout's code, even when the venv's editable install points at another one.
-            env={**env, "PYTHONPATH": str(ROOT), **database_env},
+            env={
+                **env,
+                "PYTHONPATH": str(ROOT),
+                "HOTLINE_TRUSTED_PROXIES": "127.0.0.1",
+                "HOTLINE_TICKET_CHECK_LOCKOUT_S": str(STACK_TICKET_CHECK_LOCKOUT_S),
+                **database_env,
+            },
         )
     url = f"http://127.0.0.1:{ports[0]}"
     try:

@@ -3,37 +3,30 @@ action server answering from a real index, tickets in a real SQLite file."""
 
 from __future__ import annotations
 
+import itertools
 import re
-import uuid
+import time
 
 import httpx
 import pytest
 
-from bot.tickets import open_ticket_service
+from bot.tickets import TicketDraft, TicketKind, open_ticket_service
+from tests.chat_client import Citizen, texts
+from tests.conftest import STACK_TICKET_CHECK_LOCKOUT_S
 
 TICKET_NUMBER = re.compile(r"^12320-\d{8}-\d{6}$")
+# Each citizen at an address of its own, as the stack's trusted proxy (loopback) reports it: the limiter of
+# ticket checks counts per client, and one test's wrong pairs must not lock another's.
+_ADDRESSES = (f"127.77.{i // 250}.{i % 250 + 1}" for i in itertools.count())
 
 
-class Citizen:
-    """One conversation: a fresh sender id, and the replies of each turn."""
-
-    def __init__(self, url: str):
-        self.sender_id = f"test-{uuid.uuid4().hex[:12]}"
-        self.http = httpx.Client(base_url=url, timeout=120)
-
-    def say(self, text: str) -> dict:
-        response = self.http.post("/api/chat", json={"sender_id": self.sender_id, "text": text})
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
-def texts(turn: dict) -> str:
-    return "\n".join(message["text"] for message in turn["messages"])
+def new_citizen(url: str, address: str | None = None) -> Citizen:
+    return Citizen(url, forwarded_for=address or next(_ADDRESSES))
 
 
 @pytest.fixture
 def citizen(hotline_stack) -> Citizen:
-    return Citizen(hotline_stack.url)
+    return new_citizen(hotline_stack.url)
 
 
 def test_service_question_gets_the_one_time_notice_with_its_citation(citizen):
@@ -158,7 +151,7 @@ def test_ticket_status_needs_the_number_and_the_phone(citizen, hotline_stack):
         citizen.say(text)
     number = citizen.say("确认")["ticket_id"]
 
-    asker = Citizen(hotline_stack.url)
+    asker = new_citizen(hotline_stack.url)
     asker.say("我想查一下工单进度")
     turn = asker.say(number)
     assert "后四位" in texts(turn)
@@ -169,6 +162,79 @@ def test_ticket_status_needs_the_number_and_the_phone(citizen, hotline_stack):
     asker.say(number)
     right = asker.say("5678")
     assert number in texts(right) and "已受理" in texts(right)
+
+
+def test_two_conversations_never_see_each_other(citizen, hotline_stack):
+    """The form's read-back belongs to the conversation that gave the answers, and only its issued id reaches it."""
+    opening, description, *_ = FORM_ANSWERS["complaint"]
+    citizen.say(opening)
+    asked = citizen.say(description)
+    other = new_citizen(hotline_stack.url)
+    turn = other.say("市第三医院门诊楼一层")  # an answer to the first citizen's next question, in a new conversation
+    assert other.conversation_id != citizen.conversation_id
+    assert description not in texts(turn) and "请核对" not in texts(turn)
+    assert citizen.conversation_id
+    forged = citizen.conversation_id[:-1] + ("A" if citizen.conversation_id[-1] != "A" else "B")
+    refused = httpx.post(
+        f"{hotline_stack.url}/api/chat", json={"conversation_id": forged, "text": "确认"}, timeout=30, trust_env=False
+    )
+    unknown = httpx.post(
+        f"{hotline_stack.url}/api/chat", json={"conversation_id": "web-x", "text": "确认"}, timeout=30, trust_env=False
+    )
+    assert refused.status_code == unknown.status_code == 404 and refused.text == unknown.text
+    assert description not in refused.text
+    # The first conversation goes on where it was, the other's message not in it.
+    assert texts(citizen.say("市第三医院门诊楼一层")) != texts(asked)
+
+
+def test_five_wrong_pairs_lock_the_status_query_and_offer_a_human(hotline_stack):
+    """Ticket numbers are sequential: without a limit, the 10,000 combinations of last four digits of any ticket
+    could be tried in chat. Five wrong pairs lock the check for the client and the conversation, right pairs
+    included, until the lockout has passed; a human is offered instead."""
+    service = open_ticket_service(hotline_stack.database_url)
+    number = service.create(
+        TicketDraft(
+            kind=TicketKind.COMPLAINT,
+            description="社区诊所收费不开发票",
+            location="幸福路12号",
+            occurred_at="上周",
+            subject="收费处",
+            name="赵六",
+            phone="13912345678",
+            consent_to_contact=True,
+            channel="web",
+            sender_id="web-other-citizen",
+            idempotency_key="lockout-test",
+        )
+    ).number
+    service.close()
+
+    def check(citizen: Citizen, last4: str) -> dict:
+        assert "后四位" in texts(citizen.say(f"帮我查下{number}处理到哪了"))
+        return citizen.say(last4)
+
+    human = {"title": "转人工", "payload": "/request_human"}
+    address = next(_ADDRESSES)
+    guesser = new_citizen(hotline_stack.url, address)
+    wrong = [check(guesser, f"{1000 + n}") for n in range(5)]
+    locked_by = time.monotonic()  # the lock was set before this, and lasts the stack's lockout
+    assert all("没有查到" in texts(turn) and number not in texts(turn) for turn in wrong)
+    assert ["过多" in texts(turn) for turn in wrong] == [False] * 4 + [True]
+    assert human in wrong[-1]["messages"][-1]["buttons"]
+
+    right = texts(check(guesser, "5678"))
+    assert "过多" in right and number not in right and "已受理" not in right
+    same_client = new_citizen(hotline_stack.url, address)  # a new conversation does not help
+    refused = check(same_client, "5678")
+    assert "过多" in texts(refused) and number not in texts(refused)
+    assert human in refused["messages"][-1]["buttons"]
+    assert same_client.say("好的")["handoff"] is True  # the offered human, accepted
+    elsewhere = texts(check(new_citizen(hotline_stack.url), "5678"))  # another client is not locked out
+    assert number in elsewhere and "已受理" in elsewhere
+
+    time.sleep(max(0.0, locked_by + STACK_TICKET_CHECK_LOCKOUT_S + 1 - time.monotonic()))
+    after = texts(check(guesser, "5678"))
+    assert number in after and "已受理" in after
 
 
 def test_request_human_hands_off_and_the_bot_then_stays_silent(citizen):
@@ -215,7 +281,7 @@ def test_out_of_scope_says_what_the_hotline_does(citizen):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"sender_id": "x"}, {"sender_id": "", "text": "你好"}, {"sender_id": "x", "text": "   "}, {"text": "你好"}],
+    [{}, {"conversation_id": "x"}, {"sender_id": "x", "text": "你好"}, {"text": "   "}, {"text": "你好", "user": "x"}],
 )
 def test_bad_requests_get_a_clear_error(hotline_stack, body):
     response = httpx.post(f"{hotline_stack.url}/api/chat", json=body, timeout=30)
@@ -227,6 +293,8 @@ def test_web_chat_page_is_served(hotline_stack):
     response = httpx.get(hotline_stack.url + "/", timeout=30)
     assert response.status_code == 200
     assert "/api/chat" in response.text and "12320" in response.text
+    # Started without HOTLINE_CONVERSATION_KEY, `hotline up` generated one for the gateway, readable by it alone.
+    assert (hotline_stack.var / "conversation.key").stat().st_mode & 0o777 == 0o600
 
 
 def test_phone_and_id_numbers_never_reach_the_logs(citizen, hotline_stack):

@@ -1,18 +1,46 @@
-"""POST /api/chat: the web chat's turn endpoint, and the reference for every other channel."""
+"""POST /api/chat: the web chat's turn endpoint, and the reference for every other channel.
+
+The contract: `{"text"}` without an id starts a conversation, and the response carries its `conversation_id`;
+later turns send `{"conversation_id", "text"}`. An id the server did not issue gets 404 with one fixed body,
+whatever the id, so that nothing about any conversation can be learnt by trying ids.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
-from pydantic import BaseModel, Field
+from typing import Any
 
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+
+from bot.api.clients import ClientTag
 from bot.conversation import ConversationCore, InboundMessage
+from bot.conversation_ids import WEB, ConversationRegistry
 
 router = APIRouter()
 
+UNKNOWN_CONVERSATION = "没有这个会话，请开始新的会话（不带 conversation_id 发送消息）。"
+SENDER_ID_REFUSED = (
+    "sender_id is no longer accepted: the server issues conversation ids. "
+    'Send {"text"} to start a conversation, then {"conversation_id", "text"} with the id it returns.'
+)
+# Without the registry no id can be issued or checked; the emergency numbers do not wait for it.
+STORE_DOWN = "系统暂时故障，消息没有送达。如遇紧急情况，请立即拨打120急救、110报警、119火警；其他问题请稍后再试。"
+
 
 class ChatRequest(BaseModel):
-    sender_id: str = Field(min_length=1, max_length=128)
+    model_config = ConfigDict(extra="forbid")
+
+    conversation_id: str | None = None  # any string: one not issued, of whatever length, is a 404
     text: str = Field(min_length=1, max_length=4000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_client_chosen_id(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "sender_id" in data:
+            raise ValueError(SENDER_ID_REFUSED)
+        return data
 
 
 class Citation(BaseModel):
@@ -39,6 +67,7 @@ class Intent(BaseModel):
 
 
 class ChatResponse(BaseModel):
+    conversation_id: str
     messages: list[Message]
     intent: Intent | None
     handoff: bool
@@ -47,14 +76,45 @@ class ChatResponse(BaseModel):
     reduced_mode: bool = False
 
 
+async def _conversation(registry: ConversationRegistry, conversation_id: str | None) -> str:
+    """The turn's conversation: a new one, or the one the client sent if the server issued it for the web."""
+    try:
+        if conversation_id is None:
+            return await run_in_threadpool(registry.start_web)
+        issued = await run_in_threadpool(registry.is_issued, conversation_id, WEB)
+    except SQLAlchemyError as exc:
+        raise HTTPException(status_code=503, detail=STORE_DOWN) from exc
+    if not issued:
+        raise HTTPException(status_code=404, detail=UNKNOWN_CONVERSATION)
+    return conversation_id
+
+
 @router.post("/api/chat")
-async def chat(body: ChatRequest, request: Request) -> ChatResponse:
+async def chat(body: ChatRequest, request: Request, client: ClientTag) -> ChatResponse:
     core: ConversationCore = request.app.state.core
     if not body.text.strip():
         raise HTTPException(status_code=422, detail="text is empty")
-    turn = await core.handle(InboundMessage(body.sender_id, body.text.strip(), channel="web"))
+    try:
+        conversation_id = await _conversation(request.app.state.conversations, body.conversation_id)
+    except HTTPException:
+        # Emergencies first: an unknown id or a failing store does not hold back 120/110/119. The guidance says
+        # nothing about any conversation; the client starts a new one on its next turn.
+        guidance = core.emergency_guidance(body.text)
+        if guidance is None:
+            raise
+        return ChatResponse(
+            conversation_id="",
+            messages=[Message(text=guidance.text)],
+            intent=Intent(name="emergency", confidence=1.0),
+            handoff=False,
+            ticket_id=None,
+        )
+    # The client tag, not the address: Rasa's tracker store keeps the metadata; the status query's limiter reads it.
+    message = InboundMessage(conversation_id, body.text.strip(), channel=WEB, metadata={"client": client})
+    turn = await core.handle(message)
     intent = Intent(name=turn.intent["name"], confidence=turn.intent["confidence"]) if turn.intent else None
     return ChatResponse(
+        conversation_id=conversation_id,
         messages=[
             Message(
                 text=m.text,

@@ -20,8 +20,9 @@ from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from bot.api.clients import ClientTag
 from bot.auth import Principal, Role, TokenStore
-from bot.ratelimit import SlidingWindowLimiter
+from bot.ratelimit import AttemptLimiter, ticket_check_keys
 from bot.tickets.domain import TicketDraft, TicketFilter, TicketKind, TicketStatus, TicketView
 from bot.tickets.service import TicketNotFound, TicketService
 from bot.tickets.workflow import InvalidTransition, status_label
@@ -237,16 +238,17 @@ def reply(number: str, body: ReplyBody, service: Service, caller: Caller) -> dic
 
 
 @router.post("/tickets/{number}/rating")
-def rate(number: str, body: RatingBody, service: Service, request: Request) -> dict[str, Any]:
+def rate(number: str, body: RatingBody, service: Service, request: Request, client: ClientTag) -> dict[str, Any]:
     """The citizen's rating: no token, the ticket number and the last four digits of the phone instead."""
-    client = request.client.host if request.client else "unknown"
-    limiter: SlidingWindowLimiter = request.app.state.citizen_checks
-    if not limiter.allow(client):
+    limiter: AttemptLimiter = request.app.state.citizen_checks
+    attempt = limiter.attempt(*ticket_check_keys(client=client))
+    if attempt is None:
         raise HTTPException(429, "尝试次数过多，请稍后再试")
     with _ticket_errors():
         view = service.rate(number, body.phone_last4, body.score, body.comment)
     if view is None:
         raise HTTPException(404, "没有查到与工单号和电话后四位都匹配的工单")
+    attempt.succeeded()
     return {"number": view.number, "satisfaction": view.satisfaction}
 
 

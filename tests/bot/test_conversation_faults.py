@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from bot.app import serve_in_thread
@@ -31,6 +32,7 @@ from bot.reduced_mode import NOTICE
 from bot.settings import Settings
 from bot.supervisor import free_port
 from bot.tickets import TicketDraft, TicketKind, open_ticket_service
+from tests.chat_client import chat_body
 
 EMERGENCY = "我爸突然晕倒了，叫不醒"
 EMERGENCY_GUIDANCE = guidance(assess(EMERGENCY))
@@ -82,16 +84,35 @@ def fake_rasa() -> Iterator[FakeRasa]:
 @contextmanager
 def gateway(database_url: str, rasa_url: str, index: Path | None = None, **more: Any) -> Iterator[httpx.Client]:
     settings = Settings(
-        **more, database_url=database_url, rasa_url=rasa_url, rasa_timeout_s=5, index=index or Path("/nonexistent")
+        **more,
+        conversation_key=SecretStr("k" * 32),
+        database_url=database_url,
+        rasa_url=rasa_url,
+        rasa_timeout_s=5,
+        index=index or Path("/nonexistent"),
     )
     with serve_in_thread(settings) as url, httpx.Client(base_url=url, timeout=120) as http:
         yield http
 
 
-def say(http: httpx.Client, sender_id: str, text: str) -> dict[str, Any]:
-    response = http.post("/api/chat", json={"sender_id": sender_id, "text": text})
+#: The server-issued id of each conversation a test names; a name's first turn starts its conversation.
+_issued: dict[tuple[int, str], str] = {}
+
+
+def say(http: httpx.Client, name: str, text: str) -> dict[str, Any]:
+    conversation_id = _issued.get((id(http), name))
+    response = http.post("/api/chat", json=chat_body(conversation_id, text))
     assert response.status_code == 200, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    if conversation_id is None and body["conversation_id"]:
+        _issued[(id(http), name)] = body["conversation_id"]
+    return body
+
+
+def start(http: httpx.Client, name: str) -> str:
+    """A conversation the server issued, started with a greeting; its id."""
+    say(http, name, "你好")
+    return _issued[(id(http), name)]
 
 
 def texts(turn: dict[str, Any]) -> str:
@@ -106,18 +127,20 @@ def test_an_emergency_while_a_human_owns_the_conversation_gets_the_guidance_and_
     database_url: str, owner: Owner
 ) -> None:
     with gateway(database_url, dead_rasa_url()) as http:
+        waiting = start(http, "waiting-1")
         service = open_ticket_service(database_url)
         store = OwnershipStore(service.engine)
-        store.hand_to_queue("waiting-1", "web", "requested", Priority.NORMAL)
+        store.hand_to_queue(waiting, "web", "requested", Priority.NORMAL)
         if owner is Owner.OPERATOR:
             with service.engine.begin() as connection:
-                connection.execute(text("UPDATE conversations SET owner = 'operator' WHERE sender_id = 'waiting-1'"))
+                update = text("UPDATE conversations SET owner = 'operator' WHERE sender_id = :id")
+                connection.execute(update, {"id": waiting})
         assert texts(say(http, "waiting-1", "还要等多久")) == HELD
 
         turn = say(http, "waiting-1", EMERGENCY)
         assert turn["messages"][0]["text"] == EMERGENCY_GUIDANCE
         assert turn["handoff"] is True
-        conversation = store.get("waiting-1")
+        conversation = store.get(waiting)
         assert conversation.priority is Priority.URGENT
         assert conversation.owner is owner  # the one who has it keeps it, now flagged
         service.close()
@@ -125,18 +148,27 @@ def test_an_emergency_while_a_human_owns_the_conversation_gets_the_guidance_and_
 
 def test_the_guidance_does_not_wait_for_a_failing_database_or_rasa(database_url: str) -> None:
     with gateway(database_url, dead_rasa_url()) as http:
+        known = start(http, "known")
         service = open_ticket_service(database_url)
+        with service.engine.begin() as connection:
+            connection.execute(text("DROP TABLE ticket_acknowledgements"))
+        # The core's stores fail: the guidance still comes first; anything else is told plainly, never a 500.
+        assert texts(say(http, "known", "出生医学证明怎么办")) == STORE_DOWN
+        assert "120" in STORE_DOWN
+        assert say(http, "known", EMERGENCY)["messages"][0]["text"] == EMERGENCY_GUIDANCE
+
         with service.engine.begin() as connection:
             connection.execute(text("DROP TABLE held_messages"))
             connection.execute(text("DROP TABLE conversations"))
         service.close()
-
-        turn = say(http, "broken-db", EMERGENCY)
-        assert turn["messages"][0]["text"] == EMERGENCY_GUIDANCE
-        # Anything else is told plainly that it failed: a 200 with words, not a 500.
-        turn = say(http, "broken-db", "出生医学证明怎么办")
-        assert texts(turn) == STORE_DOWN
-        assert "120" in STORE_DOWN
+        # Not even a conversation id can be issued or checked: an emergency still gets its guidance, for a new
+        # conversation and for a known one.
+        for body in ({"text": EMERGENCY}, {"conversation_id": known, "text": EMERGENCY}):
+            response = http.post("/api/chat", json=body)
+            assert response.status_code == 200
+            assert response.json()["messages"][0]["text"] == EMERGENCY_GUIDANCE
+        response = http.post("/api/chat", json={"text": "出生医学证明怎么办"})
+        assert response.status_code == 503 and "120" in response.json()["detail"]
 
 
 def test_self_harm_gets_the_configured_psychological_assistance_line_after_120_110(database_url: str) -> None:
@@ -235,6 +267,7 @@ def test_an_empty_turn_is_said_out_loud_with_a_way_on(database_url: str, fake_ra
 def test_a_ticket_whose_confirmation_was_lost_is_told_on_the_next_turn(database_url: str, fake_rasa: FakeRasa) -> None:
     fake_rasa.answer({"messages": [{"text": "您好"}], "intent": {"name": "greet", "confidence": 1.0}})
     with gateway(database_url, fake_rasa.url) as http:
+        lost = start(http, "lost-1")
         service = open_ticket_service(database_url)
         # Filed by the action server, whose answer Rasa gave up waiting for: the citizen never saw the number.
         draft = TicketDraft(
@@ -247,7 +280,7 @@ def test_a_ticket_whose_confirmation_was_lost_is_told_on_the_next_turn(database_
             phone="13912345678",
             consent_to_contact=True,
             channel="web",
-            sender_id="lost-1",
+            sender_id=lost,
             idempotency_key="lost-1-key",
         )
         receipt = service.create(draft)
@@ -265,8 +298,9 @@ def test_a_ticket_whose_confirmation_was_lost_is_told_on_the_next_turn(database_
 def test_one_sender_waiting_on_a_database_lock_does_not_delay_another(tmp_path: Path, knowledge_index: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'hotline.db'}"
     with gateway(database_url, dead_rasa_url(), knowledge_index) as http:
+        queued = start(http, "queued")
         service = open_ticket_service(database_url)
-        OwnershipStore(service.engine).hand_to_queue("queued", "web", "requested", Priority.NORMAL)
+        OwnershipStore(service.engine).hand_to_queue(queued, "web", "requested", Priority.NORMAL)
         service.close()
         say(http, "free", "被狗咬了怎么办")  # warm the retriever: the race below is about the lock only
 

@@ -50,3 +50,25 @@ def test_buttons_send_their_payload(page):
     page.get_by_role("button", name="转人工").click()
     page.locator(".notice", has_text="已转人工客服").wait_for(timeout=60_000)
     assert "人工客服" in page.locator(".msg.bot").last.inner_text()
+
+
+def test_the_page_keeps_its_conversation_across_reloads_and_starts_anew_when_it_is_unknown(page):
+    type_and_send(page, "我要投诉")
+    page.locator(".msg.bot", has_text="发生了什么").wait_for(timeout=60_000)
+    conversation_id = page.evaluate("localStorage.getItem('hotline-conversation')")
+    assert conversation_id and conversation_id.startswith("web-")
+
+    page.reload()
+    page.fill("#text", "市第三医院挂号处多收了我50元挂号费")
+    page.press("#text", "Enter")
+    page.locator(".msg.bot", has_text="什么地方").wait_for(timeout=60_000)  # the form went on: same conversation
+    assert page.evaluate("localStorage.getItem('hotline-conversation')") == conversation_id
+
+    # An id the server does not know (another database, or one typed in by hand): the page starts a new one.
+    page.evaluate("localStorage.setItem('hotline-conversation', 'web-not-issued-by-the-server')")
+    page.reload()
+    answer = type_and_send(page, "被狗咬了怎么处理")
+    assert "狂犬" in answer.inner_text()
+    page.locator(".notice", has_text="已开始新的会话").wait_for(timeout=10_000)
+    fresh = page.evaluate("localStorage.getItem('hotline-conversation')")
+    assert fresh not in (None, conversation_id, "web-not-issued-by-the-server")

@@ -24,6 +24,7 @@ TABLES = {
     "conversations",
     "held_messages",
     "ticket_acknowledgements",
+    "rate_limits",
     "alembic_version",
 }
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-# The gateway's tables share Base.metadata: one database, one schema history.
+# Their tables share Base.metadata (one database for the gateway and the action server): ownership and
+# conversation ids, ticket receipts, and the limiter of ticket checks.
 import bot.ownership
+import bot.ratelimit
 import bot.receipts  # noqa: F401
 from bot.settings import load_settings
 from bot.tickets.database import create_ticket_engine

@@ -1,0 +1,57 @@
+"""Who is on the other end of a request, for the limiter: the socket's peer, or what a trusted proxy says.
+
+X-Forwarded-For is written by whoever sends the request, so it is believed only when the peer is a proxy the
+settings name (HOTLINE_TRUSTED_PROXIES), and then only up to the first address that is not such a proxy:
+everything left of it may be the client's own invention.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from bot.conversation_ids import keyed_hash
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+UNKNOWN = "unknown"
+
+
+def parse_trusted_proxies(setting: str) -> tuple[Network, ...]:
+    """`"127.0.0.1, 10.0.0.0/8"` → networks; a bad entry is an error that names it (a typo must not open it)."""
+    networks: list[Network] = []
+    for entry in (part.strip() for part in setting.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError as error:
+            raise ValueError(f"HOTLINE_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from error
+    return tuple(networks)
+
+
+def _is_trusted(address: str, trusted: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[Network]) -> str:
+    """The client's address: `peer` unless it is a trusted proxy; then the right-most X-Forwarded-For hop that
+    is not one (`forwarded_for`: every X-Forwarded-For header of the request, in order)."""
+    if not peer:
+        return UNKNOWN
+    if not _is_trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for header in forwarded_for for hop in header.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _is_trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer  # only proxies in the chain: the first one is as far as we can see
+
+
+def client_tag(address: str, key: str) -> str:
+    """An opaque, stable tag of a client address: what the limiter counts by and what travels to Rasa in the
+    message metadata (its tracker store keeps metadata; the address itself is personal data)."""
+    return keyed_hash("client", address, key)
