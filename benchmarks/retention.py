@@ -138,7 +138,7 @@ def main() -> None:
         "events",
         "first run: anonymised",
         "first run s",
-        "events/s",
+        "anonymised/s",
         "next run (nothing new) ms",
         "60 more days: anonymised",
         "s",
