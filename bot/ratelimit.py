@@ -21,6 +21,7 @@ from sqlalchemy import Engine, Integer, String, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from bot.settings import Settings
 from bot.tickets.models import Base, UTCDateTime
 
 #: Rows idle for this long after they stop mattering are deleted, a few at a time, by later attempts.
@@ -51,6 +52,16 @@ class Policy:
     def __post_init__(self) -> None:
         if self.limit < 1 or self.window <= timedelta(0) or self.lock_duration <= timedelta(0):
             raise ValueError("a rate-limit policy needs a limit of at least 1, a positive window and lockout")
+
+    @classmethod
+    def ticket_checks(cls, settings: Settings) -> Policy:
+        """The policy of ticket checks (number + last four phone digits) that the settings describe."""
+        lockout = (
+            None if settings.ticket_check_lockout_s is None else timedelta(seconds=settings.ticket_check_lockout_s)
+        )
+        return cls(
+            "ticket_check", settings.ticket_check_limit, timedelta(seconds=settings.ticket_check_window_s), lockout
+        )
 
     @property
     def lock_duration(self) -> timedelta:

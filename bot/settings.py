@@ -11,7 +11,6 @@ so every module can import it.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
@@ -20,11 +19,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.conversation_ids import MIN_KEY_LENGTH
-from bot.emergency import DEFAULT_PSYCH_LINE
-from bot.ratelimit import Policy
+from bot.emergency import DEFAULT_PSYCH_LINE  # a leaf too: the standard library only
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The shortest HOTLINE_CONVERSATION_KEY accepted (bot/conversation_ids.py): 32 characters, ~192 bits as base64.
+MIN_KEY_LENGTH = 32
 #: Where state lives by default: the ticket database and Rasa's trackers.
 DEFAULT_VAR_DIR = ROOT / "var"
 
@@ -114,11 +113,6 @@ class Settings(BaseSettings):
         if key is not None and len(key.get_secret_value()) < MIN_KEY_LENGTH:
             raise ValueError(f"HOTLINE_CONVERSATION_KEY must be at least {MIN_KEY_LENGTH} characters")
         return key
-
-    @property
-    def ticket_checks(self) -> Policy:
-        lockout = None if self.ticket_check_lockout_s is None else timedelta(seconds=self.ticket_check_lockout_s)
-        return Policy("ticket_check", self.ticket_check_limit, timedelta(seconds=self.ticket_check_window_s), lockout)
 
     @property
     def rasa_urls(self) -> list[str]:
