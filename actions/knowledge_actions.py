@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answering import Answerer
-from actions.replies import HUMAN_BUTTON, latest_user_text, utter
+from actions.replies import HUMAN_BUTTON, disclosure_request_button, latest_user_text, utter
 from bot.settings import get_settings
 from index.retriever import Retriever
 
@@ -48,7 +48,10 @@ def answer_or_fail(
     answer = answerer().answer(question)
     if not answer.found:
         return record_failure(dispatcher, tracker, failure_text or answer.text)
-    utter(dispatcher, answer.text, citations=answer.citations)
+    if answer.document is not None:  # 依申请公开: named, not quoted; the request form is one tap away
+        utter(dispatcher, answer.text, buttons=[disclosure_request_button(answer.document), HUMAN_BUTTON])
+    else:
+        utter(dispatcher, answer.text, citations=answer.citations)
     return [SlotSet("failures_in_a_row", 0), SlotSet("human_offered", False)]
 
 

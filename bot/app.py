@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from pathlib import Path
 
@@ -12,12 +12,15 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from sqlalchemy import Engine
 
+from actions.answering import Answerer
 from bot.api import chat, tickets
 from bot.auth import TokenStore
+from bot.callbacks import CallbackDesk
 from bot.conversation import ConversationCore
 from bot.ownership import OwnershipStore
 from bot.rasa_client import RasaClient
 from bot.ratelimit import SlidingWindowLimiter
+from bot.reduced_mode import ReducedMode
 from bot.settings import Settings, get_settings
 from bot.supervisor import free_port, wait_for_http
 from bot.tickets.outbox import OutboxDispatcher, dispatching
@@ -38,7 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rasa = rasa
         app.state.tickets = ticket_service
         app.state.tokens = TokenStore(ticket_service.engine)
-        app.state.core = ConversationCore(rasa, OwnershipStore(ticket_service.engine))
+        app.state.core = ConversationCore(
+            rasa,
+            OwnershipStore(ticket_service.engine),
+            callbacks=CallbackDesk(ticket_service),
+            reduced_mode=ReducedMode(_answerer_loader(settings.index)),
+            psych_line=settings.psych_line,
+        )
         async with _webhooks(settings, ticket_service.engine):
             yield
         await rasa.aclose()
@@ -62,6 +71,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     return app
+
+
+def _answerer_loader(index: Path) -> Callable[[], Answerer | None]:
+    """The Answerer over `index`, loaded on first use (the embedder costs memory the gateway rarely needs);
+    None when there is no index to answer from."""
+    loaded: list[Answerer] = []
+    lock = threading.Lock()
+
+    def load() -> Answerer | None:
+        with lock:
+            if not loaded:
+                if not index.is_dir():
+                    return None
+                from index.retriever import Retriever
+
+                loaded.append(Answerer(Retriever(index)))
+            return loaded[0]
+
+    return load
 
 
 def _webhooks(settings: Settings, engine: Engine) -> AbstractAsyncContextManager[object]:

@@ -53,12 +53,18 @@ class RasaClient:
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"Rasa at {http.base_url} failed: {type(exc).__name__}") from exc
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError as exc:  # a proxy's HTML error page, a truncated body: Rasa did not really answer
+            raise RasaUnavailable(f"Rasa at {http.base_url} sent a body that is not JSON") from exc
+        if not isinstance(body, dict):
+            raise RasaUnavailable(f"Rasa at {http.base_url} sent JSON that is not an object")
+        messages, slots = body.get("messages"), body.get("slots_set")
         return RasaTurn(
-            messages=body.get("messages") or [],
-            intent=body.get("intent"),
-            slots_set=body.get("slots_set") or {},
-            active_loop=body.get("active_loop"),
+            messages=messages if isinstance(messages, list) else [],
+            intent=body.get("intent") if isinstance(body.get("intent"), dict) else None,
+            slots_set=slots if isinstance(slots, dict) else {},
+            active_loop=body.get("active_loop") if isinstance(body.get("active_loop"), str) else None,
         )
 
     async def workers_up(self) -> list[bool]:

@@ -5,8 +5,8 @@ and two that disagree stop startup rather than split tickets between two databas
 `load_settings` (or the cached `get_settings`), whose error names the variable and never quotes a value: a
 database URL may hold a password, and a secret is a secret.
 
-A leaf module, like the FastAPI template's core/config: it imports nothing of the hotline's, so every
-module can import it.
+Close to a leaf, like the FastAPI template's core/config: of the hotline's modules it imports only
+bot.emergency's default line (a module that imports nothing of ours), so every module can import it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from bot.emergency import DEFAULT_PSYCH_LINE
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where state lives by default: the ticket database and Rasa's trackers.
@@ -45,7 +47,7 @@ class Settings(BaseSettings):
     #: their URLs separated by commas (each sender is pinned to one; see bot/rasa_client.py).
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_s: float = 30.0
-    #: The knowledge index the action server answers from.
+    #: The knowledge index the actions answer from; the gateway answers from it too while Rasa is down.
     index: Path = DEFAULT_VAR_DIR / "index" / "knowledge"
     #: Working days per ticket kind, e.g. {"complaint": 10}; the rest keep their defaults (checked by
     #: bot/tickets/deadlines.py).
@@ -58,6 +60,8 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     webhook_interval_s: float = 2.0
     webhook_timeout_s: float = 10.0
+    #: The psychological assistance line self-harm guidance gives beside 120/110 (全国心理援助热线 by default).
+    psych_line: str = Field(default=DEFAULT_PSYCH_LINE, pattern=r"^[0-9][0-9-]{2,19}$")
 
     @field_validator("var")
     @classmethod

@@ -109,6 +109,7 @@ def services(
         env={
             **state,
             "HOTLINE_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports(ports, rasa.workers)),
+            "HOTLINE_INDEX": str(index),  # reduced mode answers from it while Rasa is down
         },
         cwd=ROOT,
     )

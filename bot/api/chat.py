@@ -6,7 +6,6 @@ from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from bot.conversation import ConversationCore, InboundMessage
-from bot.rasa_client import RasaUnavailable
 
 router = APIRouter()
 
@@ -36,7 +35,7 @@ class Message(BaseModel):
 
 class Intent(BaseModel):
     name: str
-    confidence: float
+    confidence: float | None  # None when the model gave none
 
 
 class ChatResponse(BaseModel):
@@ -44,6 +43,8 @@ class ChatResponse(BaseModel):
     intent: Intent | None
     handoff: bool
     ticket_id: str | None
+    #: True while the dialogue service is down and answers come straight from the knowledge base.
+    reduced_mode: bool = False
 
 
 @router.post("/api/chat")
@@ -51,10 +52,7 @@ async def chat(body: ChatRequest, request: Request) -> ChatResponse:
     core: ConversationCore = request.app.state.core
     if not body.text.strip():
         raise HTTPException(status_code=422, detail="text is empty")
-    try:
-        turn = await core.handle(InboundMessage(body.sender_id, body.text.strip(), channel="web"))
-    except RasaUnavailable as exc:
-        raise HTTPException(status_code=503, detail="对话服务暂时不可用，请稍后再试或拨打人工热线。") from exc
+    turn = await core.handle(InboundMessage(body.sender_id, body.text.strip(), channel="web"))
     intent = Intent(name=turn.intent["name"], confidence=turn.intent["confidence"]) if turn.intent else None
     return ChatResponse(
         messages=[
@@ -68,4 +66,5 @@ async def chat(body: ChatRequest, request: Request) -> ChatResponse:
         intent=intent,
         handoff=turn.handoff,
         ticket_id=turn.ticket_id,
+        reduced_mode=turn.reduced_mode,
     )

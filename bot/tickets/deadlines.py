@@ -26,12 +26,14 @@ logger = logging.getLogger(__name__)
 SHIPPED_CALENDARS = Path(__file__).resolve().parent / "calendars"
 
 # 15 working days is the usual 12345/12320 handling time; 依申请公开 gets 20 (政府信息公开条例 2019, Art. 33).
+# A message left for a call back is the hotline's own promise: a person calls back by the next working day.
 DEFAULT_DEADLINE_DAYS: Mapping[TicketKind, int] = MappingProxyType(
     {
         TicketKind.COMPLAINT: 15,
         TicketKind.REPORT: 15,
         TicketKind.SUGGESTION: 15,
         TicketKind.DISCLOSURE_REQUEST: 20,
+        TicketKind.CALLBACK: 1,
     }
 )
 

@@ -23,6 +23,7 @@ TABLES = {
     "ticket_counters",
     "conversations",
     "held_messages",
+    "ticket_acknowledgements",
     "alembic_version",
 }
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-import bot.ownership  # noqa: F401  (its tables share Base.metadata: one database for the gateway)
+import bot.ownership
+import bot.receipts  # noqa: F401  (their tables share Base.metadata: one database for the gateway)
 from bot.settings import load_settings
 from bot.tickets.database import create_ticket_engine
 from bot.tickets.models import Base
