@@ -10,13 +10,13 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets lock clean
+.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency lock clean
 
 help:
 	@echo "make run    set everything up, build the index and train the model if stale, start the assistant"
 	@echo "make test   set everything up and run the test suite"
 	@echo "make lint   ruff check and format check"
-	@echo "make bench-retrieval | bench-embedders | bench-routing   benchmarks (write benchmarks/results/*.md)"
+	@echo "make bench-retrieval | bench-embedders | bench-routing | bench-emergency   benchmarks (write benchmarks/results/*.md)"
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -82,6 +82,10 @@ bench-turns: setup index
 # With TEST_DATABASE_URL set (scripts/start-postgres.sh prints one) PostgreSQL is measured beside SQLite.
 bench-tickets: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/tickets.py
+
+# The emergency net against its labelled sets, side by side with the detector main had before issue 9.
+bench-emergency: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/emergency.py
 
 bench-nlu: setup
 	$(VENV)/bin/hotline nlu train

@@ -1,6 +1,8 @@
 """Answers from the knowledge index, always with their source, never invented.
 
 Plain Python, no Rasa: the Rasa action, the CLI and the tests all call `Answerer.answer`.
+Only 生效 + 主动公开 text is quoted (the retriever guarantees it). When a question's best match is a
+依申请公开 document, the answer names it (title, 发文字号, issuer) and offers the request form instead.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from index.documents import CatalogueEntry
 from index.retriever import Hit, Retriever
 from index.tokenizer import tokenize
 
@@ -22,6 +25,10 @@ MAX_ANSWER_CHARS = 220
 NO_ANSWER = (
     "抱歉，知识库中没有找到能够可靠回答这个问题的内容，为避免误导，我不作猜测。"
     "您可以转人工客服，或留下问题和联系方式，由工作人员答复您。"
+)
+BY_REQUEST = (
+    "您问的内容见{reference}。这份文件属于依申请公开的政府信息，不能在这里提供原文。"
+    "您可以申请政府信息公开，我来帮您登记，申请的文件已为您填好。"
 )
 _SENTENCE = re.compile(r"[^。！？；!?;\n]+[。！？；!?;]?")
 
@@ -54,9 +61,11 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    kind: Literal["passage", "service_guide", "no_answer"]
+    kind: Literal["passage", "service_guide", "by_request", "no_answer"]
     text: str
     citations: list[Citation] = field(default_factory=list)
+    #: The 依申请公开 document a `by_request` answer names, for the request form.
+    document: CatalogueEntry | None = None
 
     @property
     def found(self) -> bool:
@@ -92,13 +101,27 @@ class Answerer:
 
     def answer(self, question: str) -> Answer:
         hits = self.retriever.search(question, k=3)
-        if not hits or not hits[0].relevance >= self.min_relevance:  # NaN (BM25-only) is not trusted
+        trusted = bool(hits) and hits[0].relevance >= self.min_relevance  # NaN (BM25-only) is not trusted
+        requested = self._by_request(question, hits[0].relevance if trusted else None)
+        if requested is not None:
+            # Nothing of its text is said: only what its metadata states, and how to ask for it.
+            return Answer("by_request", BY_REQUEST.format(reference=requested.reference()), document=requested)
+        if not trusted:
             return Answer("no_answer", NO_ANSWER)
         best = hits[0]
         if best.kind == "service_guide":
             return self._service_guide_card(best, question)
         citation = Citation.of(best)
         return Answer("passage", f"{trim_to_point(best.text, question)}\n{citation.line()}", [citation])
+
+    def _by_request(self, question: str, best_relevance: float | None) -> CatalogueEntry | None:
+        """The 依申请公开 document the question is about, when it matches better than any passage."""
+        matches = self.retriever.catalogue_matches(question, k=1)
+        if not matches or not matches[0].relevance >= self.min_relevance:
+            return None
+        if best_relevance is not None and best_relevance >= matches[0].relevance:
+            return None
+        return matches[0].entry
 
     def _service_guide_card(self, hit: Hit, question: str) -> Answer:
         """一次告知: every field of the guide at once, so nobody has to call back for the next one.

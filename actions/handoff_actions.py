@@ -6,15 +6,20 @@ queue and stops calling the bot while a human owns the conversation.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from pydantic import ValidationError
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.knowledge_actions import answer_or_fail
 from actions.replies import latest_user_text, utter
-from bot.emergency import EMERGENCY_GUIDANCE
+from bot.emergency import DEFAULT_PSYCH_LINE, assess, guidance
+from bot.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 HANDOFF = "好的，正在为您转接人工客服，请稍候。转接期间您发的消息会直接交给工作人员。"
 NOT_UNDERSTOOD = "抱歉，我没太明白。您可以换个说法，比如“出生医学证明怎么办理”“我要投诉”。"
@@ -39,12 +44,24 @@ class ActionHandoff(Action):
         return handoff_events(reason)
 
 
+def psych_line() -> str:
+    try:
+        return get_settings().psych_line
+    except ValidationError:
+        # The guidance goes out whatever else is misconfigured; the bad setting is logged, not quoted.
+        log.error("settings invalid; self-harm guidance uses the default psychological assistance line")
+        return DEFAULT_PSYCH_LINE
+
+
 class ActionEmergency(Action):
     def name(self) -> str:
         return "action_emergency"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        utter(dispatcher, EMERGENCY_GUIDANCE, handoff={"reason": "emergency", "priority": "urgent"})
+        # The same words as the gateway's net for the same message; the general guidance when the intent
+        # model found an emergency that the rule does not name.
+        text = guidance(assess(latest_user_text(tracker)), psych_line())
+        utter(dispatcher, text, handoff={"reason": "emergency", "priority": "urgent"})
         return handoff_events("emergency")
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -12,10 +10,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answering import Answerer
-from actions.replies import HUMAN_BUTTON, latest_user_text, utter
+from actions.replies import HUMAN_BUTTON, disclosure_request_button, latest_user_text, utter
+from bot.settings import get_settings
 from index.retriever import Retriever
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Bot failures in a row after which a human is offered (一次不行就换人, 不让群众反复说).
 FAILURES_BEFORE_HUMAN = 2
 OFFER_HUMAN = "抱歉，这次还是没能帮到您。需要为您转接人工客服吗？"
@@ -25,12 +23,11 @@ _answerer_lock = threading.Lock()
 
 
 def answerer() -> Answerer:
-    """Loaded once per process; the index directory comes from HOTLINE_INDEX."""
+    """Loaded once per process; the index directory is the settings' (HOTLINE_INDEX)."""
     global _answerer
     with _answerer_lock:
         if _answerer is None:
-            index = Path(os.environ.get("HOTLINE_INDEX", ROOT / "var" / "index" / "knowledge"))
-            _answerer = Answerer(Retriever(index))
+            _answerer = Answerer(Retriever(get_settings().index))
         return _answerer
 
 
@@ -51,7 +48,10 @@ def answer_or_fail(
     answer = answerer().answer(question)
     if not answer.found:
         return record_failure(dispatcher, tracker, failure_text or answer.text)
-    utter(dispatcher, answer.text, citations=answer.citations)
+    if answer.document is not None:  # 依申请公开: named, not quoted; the request form is one tap away
+        utter(dispatcher, answer.text, buttons=[disclosure_request_button(answer.document), HUMAN_BUTTON])
+    else:
+        utter(dispatcher, answer.text, citations=answer.citations)
     return [SlotSet("failures_in_a_row", 0), SlotSet("human_offered", False)]
 
 

@@ -5,15 +5,25 @@ Citations travel in the message's custom payload; the gateway merges them back i
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answering import Citation
+from index.documents import CatalogueEntry
 
 HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
 COMPLAINT_BUTTON = {"title": "我要投诉", "payload": "/complaint"}
+#: The entity (and slot) a 依申请公开 request button carries: the document, as the citizen is told it.
+REQUESTED_DOCUMENT = "requested_document"
+
+
+def disclosure_request_button(document: CatalogueEntry) -> dict[str, str]:
+    """Starts the 依申请公开 form with the document already named (Rasa's `/intent{entities}` payload)."""
+    entities = json.dumps({REQUESTED_DOCUMENT: document.reference()}, ensure_ascii=False)
+    return {"title": "申请公开这份文件", "payload": f"/disclosure_request{entities}"}
 
 
 def citation_payload(citation: Citation) -> dict[str, str]:

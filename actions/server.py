@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from rasa_sdk.endpoint import create_app
 from rasa_sdk.executor import ActionExecutor
 
 from actions.knowledge_actions import answerer
+from actions.ticket_actions import ticket_service
+from bot.settings import SettingsError, get_settings
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,10 +29,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s - %(message)s")
 
+    try:
+        get_settings()  # the gateway's settings, read the same way: a bad one stops startup here
+    except SettingsError as exc:
+        sys.exit(f"actions: {exc}")
     executor = ActionExecutor()
     executor.register_package("actions")
     # Load the index and the embedder before the health check passes, not on a citizen's first question.
     answerer().answer("12320")
+    ticket_service()  # and the ticket store, migrated, before the first ticket is filed
     app = create_app(executor)
     app.run(host=args.host, port=args.port, single_process=True, access_log=False, motd=False)
 

@@ -19,21 +19,16 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.replies import HUMAN_BUTTON, channel_of, latest_user_text, user_metadata, utter
+from actions.replies import HUMAN_BUTTON, REQUESTED_DOCUMENT, channel_of, latest_user_text, user_metadata, utter
 from bot.emergency import is_emergency
-from bot.ratelimit import AttemptLimiter, ticket_check_keys
+from bot.ratelimit import AttemptLimiter, ticket_check_keys, ticket_check_policy
 from bot.settings import get_settings
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
+from bot.tickets.domain import KIND_LABELS
 from bot.tickets.privacy import mask_phone, normalize_mainland_phone
 from bot.tickets.routing import route_by_domain
 from bot.tickets.workflow import status_label
 
-KIND_LABELS = {
-    TicketKind.COMPLAINT: "投诉",
-    TicketKind.REPORT: "举报",
-    TicketKind.SUGGESTION: "建议",
-    TicketKind.DISCLOSURE_REQUEST: "政府信息公开申请",
-}
 #: The form's questions, answered in the citizen's own words (domain.yml maps them as `custom`).
 ANSWER_SLOTS = (
     "description",
@@ -45,7 +40,9 @@ ANSWER_SLOTS = (
     "contact_consent",
     "confirmed",
 )
-FORM_SLOTS = (*ANSWER_SLOTS, "ticket_cancelled")
+FORM_SLOTS = (*ANSWER_SLOTS, "ticket_cancelled", REQUESTED_DOCUMENT)
+#: A document reference from a request button is the citizen's own payload: kept short.
+REQUESTED_DOCUMENT_MAX_CHARS = 200
 TICKET_ID = re.compile(r"12320-\d{8}-\d{6}")
 
 _CANCEL = re.compile(r"^(取消|算了|不办了|不用了|不要了|不登记了|不投诉了|不举报了|退出)[。！!.]*$")
@@ -60,13 +57,13 @@ _CHANGE = re.compile(r"修改|不对|错了|有误|改一下|重新")
 
 @cache
 def ticket_service() -> TicketService:
-    return open_ticket_service(router=route_by_domain)
+    return open_ticket_service(settings=get_settings(), router=route_by_domain)
 
 
 @cache
 def ticket_checks() -> AttemptLimiter:
     """The gateway's limiter of ticket checks, on the same database: ratings and chat share one count."""
-    return AttemptLimiter(ticket_service().engine, get_settings().ticket_checks)
+    return AttemptLimiter(ticket_service().engine, ticket_check_policy(get_settings()))
 
 
 Validator = Callable[..., dict[str, Any]]
@@ -103,7 +100,12 @@ class ActionStartTicket(Action):
         events: list[EventType] = [SlotSet(slot, None) for slot in FORM_SLOTS]
         events.append(SlotSet("ticket_kind", kind.value))
         text = latest_user_text(tracker).strip()
-        if not text.startswith("/") and _story_length(_plain(text)) >= 12:
+        # Only this message's entity: a document named by an earlier button must not fill a later form.
+        requested = next(tracker.get_latest_entity_values(REQUESTED_DOCUMENT), None)
+        if kind is TicketKind.DISCLOSURE_REQUEST and isinstance(requested, str) and requested.strip():
+            requested = requested.strip()[:REQUESTED_DOCUMENT_MAX_CHARS]
+            events += [SlotSet(REQUESTED_DOCUMENT, requested), SlotSet("description", f"申请公开{requested}")]
+        elif not text.startswith("/") and _story_length(_plain(text)) >= 12:
             events.append(SlotSet("description", text))
         utter(dispatcher, _intro(kind))
         return events

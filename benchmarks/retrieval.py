@@ -128,6 +128,8 @@ def main() -> int:
             ),
             encoding="utf-8",
         )
+        # The records state no attributes; they are published answers in force, as the folder declares.
+        (Path(workdir) / "_defaults.yml").write_text("disclosure: 主动公开\nstatus: 生效\n", encoding="utf-8")
         started = time.perf_counter()
         report = build_index([corpus], Path(workdir) / "index", embedder, EmbeddingCache(None))
         build_seconds = time.perf_counter() - started

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from pathlib import Path
 
@@ -12,14 +12,17 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from sqlalchemy import Engine
 
+from actions.answering import Answerer
 from bot.api import chat, tickets
 from bot.auth import TokenStore
+from bot.callbacks import CallbackDesk
 from bot.client_address import parse_trusted_proxies
 from bot.conversation import ConversationCore
 from bot.conversation_ids import ConversationRegistry
 from bot.ownership import OwnershipStore
 from bot.rasa_client import RasaClient
-from bot.ratelimit import AttemptLimiter
+from bot.ratelimit import AttemptLimiter, ticket_check_policy
+from bot.reduced_mode import ReducedMode
 from bot.settings import Settings, get_settings
 from bot.supervisor import free_port, wait_for_http
 from bot.tickets.outbox import OutboxDispatcher, dispatching
@@ -43,14 +46,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # One database for tickets and ownership; opening the service migrates it to head first.
-        ticket_service = open_ticket_service(settings.database_url, router=route_by_domain)
+        ticket_service = open_ticket_service(settings=settings, router=route_by_domain)
         rasa = RasaClient(settings.rasa_urls, settings.rasa_timeout_s)
+        app.state.rasa = rasa
         app.state.tickets = ticket_service
         app.state.tokens = TokenStore(ticket_service.engine)
-        app.state.core = ConversationCore(rasa, OwnershipStore(ticket_service.engine))
+        app.state.core = ConversationCore(
+            rasa,
+            OwnershipStore(ticket_service.engine),
+            callbacks=CallbackDesk(ticket_service),
+            reduced_mode=ReducedMode(_answerer_loader(settings.index)),
+            psych_line=settings.psych_line,
+        )
         app.state.conversations = ConversationRegistry(ticket_service.engine)
         # Shared with the action server's status query through the database: one count per client.
-        app.state.citizen_checks = AttemptLimiter(ticket_service.engine, settings.ticket_checks)
+        app.state.citizen_checks = AttemptLimiter(ticket_service.engine, ticket_check_policy(settings))
         async with _webhooks(settings, ticket_service.engine):
             yield
         await rasa.aclose()
@@ -64,13 +74,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        """The gateway's own health: 200 while it serves, Rasa up or not (`hotline up` restarts a dead Rasa;
+        the gateway must not be restarted with it). The body says whether every Rasa worker answers."""
+        rasa_up = all(await app.state.rasa.workers_up())
+        return {"status": "ok" if rasa_up else "degraded", "rasa": "up" if rasa_up else "down"}
 
     @app.get("/", include_in_schema=False)
     async def web_chat() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
     return app
+
+
+def _answerer_loader(index: Path) -> Callable[[], Answerer | None]:
+    """The Answerer over `index`, loaded on first use (the embedder costs memory the gateway rarely needs);
+    None when there is no index to answer from."""
+    loaded: list[Answerer] = []
+    lock = threading.Lock()
+
+    def load() -> Answerer | None:
+        with lock:
+            if not loaded:
+                if not index.is_dir():
+                    return None
+                from index.retriever import Retriever
+
+                loaded.append(Answerer(Retriever(index)))
+            return loaded[0]
+
+    return load
 
 
 def _webhooks(settings: Settings, engine: Engine) -> AbstractAsyncContextManager[object]:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from sqlalchemy import Engine, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from bot.tickets.database import READ_ONLY
 from bot.tickets.models import Base, UTCDateTime
 
 
@@ -20,6 +21,12 @@ class Owner(StrEnum):
     BOT = "bot"
     QUEUE = "queue"
     OPERATOR = "operator"
+
+
+class Awaiting(StrEnum):
+    """What the gateway itself asked the citizen for, outside Rasa's forms."""
+
+    CALLBACK_MESSAGE = "callback_message"  # 留言: the matter and a phone number to call back
 
 
 class Priority(StrEnum):
@@ -37,6 +44,8 @@ class ConversationRow(Base):
     priority: Mapped[str] = mapped_column(String(16), default=Priority.NORMAL)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: What the gateway asked the citizen for and waits on (Awaiting); None = nothing.
+    awaiting: Mapped[str | None] = mapped_column(String(32))
 
 
 class HeldMessageRow(Base):
@@ -56,19 +65,23 @@ class Conversation:
     owner: Owner
     handoff_reason: str | None
     priority: Priority
+    awaiting: Awaiting | None = None
 
 
 class OwnershipStore:
     def __init__(self, engine: Engine):
         """`engine`'s schema must be at head (bot.tickets.database.upgrade_schema): Alembic owns these tables."""
         self.engine = engine
+        # Reads take no write lock (SQLite: BEGIN DEFERRED), so a sender waiting to write never blocks a reader.
+        self._reader = engine.execution_options(**{READ_ONLY: True})
 
     def get(self, sender_id: str) -> Conversation:
-        with Session(self.engine) as session:
+        with Session(self._reader) as session:
             row = session.get(ConversationRow, sender_id)
             if row is None:
                 return Conversation(sender_id, Owner.BOT, None, Priority.NORMAL)
-            return Conversation(row.sender_id, Owner(row.owner), row.handoff_reason, Priority(row.priority))
+            awaiting = Awaiting(row.awaiting) if row.awaiting else None
+            return Conversation(row.sender_id, Owner(row.owner), row.handoff_reason, Priority(row.priority), awaiting)
 
     def hand_to_queue(self, sender_id: str, channel: str, reason: str, priority: Priority) -> None:
         with Session(self.engine) as session, session.begin():
@@ -79,6 +92,30 @@ class OwnershipStore:
             row.priority = Priority.URGENT if Priority.URGENT in (row.priority, priority) else Priority.NORMAL
             row.updated_at = datetime.now(UTC)
             session.add(row)
+
+    def escalate(self, sender_id: str, channel: str) -> Owner:
+        """An emergency, in any state: the bot's conversation goes to the queue, and whoever holds it sees it
+        flagged urgent. Returns the owner after the move."""
+        with Session(self.engine) as session, session.begin():
+            row = session.get(ConversationRow, sender_id) or ConversationRow(sender_id=sender_id, channel=channel)
+            if row.owner in (None, Owner.BOT):
+                row.owner = Owner.QUEUE
+                row.handoff_reason = "emergency"
+            row.priority = Priority.URGENT
+            row.updated_at = datetime.now(UTC)
+            session.add(row)
+            return Owner(row.owner)
+
+    def set_awaiting(self, sender_id: str, channel: str, awaiting: Awaiting | None) -> None:
+        with Session(self.engine) as session, session.begin():
+            row = session.get(ConversationRow, sender_id)
+            if row is None:
+                if awaiting is None:
+                    return
+                row = ConversationRow(sender_id=sender_id, channel=channel, owner=Owner.BOT, priority=Priority.NORMAL)
+                session.add(row)
+            row.awaiting = awaiting
+            row.updated_at = datetime.now(UTC)
 
     def release_to_bot(self, sender_id: str) -> None:
         with Session(self.engine) as session, session.begin():
@@ -92,7 +129,7 @@ class OwnershipStore:
             session.add(HeldMessageRow(sender_id=sender_id, text=text, received_at=datetime.now(UTC)))
 
     def held_messages(self, sender_id: str) -> list[str]:
-        with Session(self.engine) as session:
+        with Session(self._reader) as session:
             rows = session.scalars(
                 select(HeldMessageRow).where(HeldMessageRow.sender_id == sender_id).order_by(HeldMessageRow.id)
             )

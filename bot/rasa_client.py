@@ -7,6 +7,7 @@ in-memory lock store) live in one process, and no Redis lock store is needed for
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,9 @@ from typing import Any
 import httpx
 
 WEBHOOK = "/webhooks/hotline/webhook"
+HEALTH = "/webhooks/hotline/"  # the channel's health route, the one `hotline up` waits for
+#: A health probe is a GET on loopback; a Rasa that takes longer than this is as good as down for a citizen.
+PROBE_TIMEOUT_S = 1.0
 
 
 class RasaUnavailable(RuntimeError):
@@ -49,14 +53,32 @@ class RasaClient:
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"Rasa at {http.base_url} failed: {type(exc).__name__}") from exc
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError as exc:  # a proxy's HTML error page, a truncated body: Rasa did not really answer
+            raise RasaUnavailable(f"Rasa at {http.base_url} sent a body that is not JSON") from exc
+        if not isinstance(body, dict):
+            raise RasaUnavailable(f"Rasa at {http.base_url} sent JSON that is not an object")
+        messages, slots = body.get("messages"), body.get("slots_set")
         return RasaTurn(
-            messages=body.get("messages") or [],
-            intent=body.get("intent"),
-            slots_set=body.get("slots_set") or {},
-            active_loop=body.get("active_loop"),
+            messages=messages if isinstance(messages, list) else [],
+            intent=body.get("intent") if isinstance(body.get("intent"), dict) else None,
+            slots_set=slots if isinstance(slots, dict) else {},
+            active_loop=body.get("active_loop") if isinstance(body.get("active_loop"), str) else None,
         )
+
+    async def workers_up(self) -> list[bool]:
+        """For each worker, whether its input channel answers now (Rasa's own health, not a turn)."""
+        return list(await asyncio.gather(*(_answers(http) for http in self._workers)))
 
     async def aclose(self) -> None:
         for http in self._workers:
             await http.aclose()
+
+
+async def _answers(http: httpx.AsyncClient) -> bool:
+    try:
+        response = await http.get(HEALTH, timeout=PROBE_TIMEOUT_S)
+    except httpx.HTTPError:
+        return False
+    return response.is_success

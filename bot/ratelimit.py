@@ -21,6 +21,7 @@ from sqlalchemy import Engine, Integer, String, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from bot.settings import Settings
 from bot.tickets.models import Base, UTCDateTime
 
 #: Rows idle for this long after they stop mattering are deleted, a few at a time, by later attempts.
@@ -149,6 +150,17 @@ class AttemptLimiter:
                 row.failures = max(0, row.failures - 1)
                 if row.key in locks and row.blocked_until == locks[row.key] and row.failures < self.policy.limit:
                     row.blocked_until = None
+
+
+def ticket_check_policy(settings: Settings) -> Policy:
+    """Ticket checks as the settings say: every process that checks a pair must count by the same policy."""
+    lockout = settings.ticket_check_lockout_s
+    return Policy(
+        "ticket_check",
+        settings.ticket_check_limit,
+        timedelta(seconds=settings.ticket_check_window_s),
+        None if lockout is None else timedelta(seconds=lockout),
+    )
 
 
 def ticket_check_keys(*, conversation_id: str | None = None, client: str | None = None) -> list[str]:

@@ -1,36 +1,69 @@
-"""Settings from the environment, with safe defaults for a laptop (ARCHITECTURE.md: Configuration)."""
+"""Settings from the environment, one class for every process: the gateway, the action server and the CLI.
+
+Every variable is HOTLINE_…; DATABASE_URL is accepted beside HOTLINE_DATABASE_URL because deployments set it,
+and two that disagree stop startup rather than split tickets between two databases. Code reads settings through
+`load_settings` (or the cached `get_settings`), whose error names the variable and never quotes a value: a
+database URL may hold a password, and a secret is a secret.
+
+A leaf module, like the FastAPI template's core/config: it imports nothing of the hotline's but another leaf,
+so every module can import it.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import cache
+from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
-from bot.conversation_ids import MIN_KEY_LENGTH
-from bot.ratelimit import Policy
-from bot.tickets.database import default_database_url
+from bot.emergency import DEFAULT_PSYCH_LINE  # a leaf too: the standard library only
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Where state lives by default: the ticket database and Rasa's trackers.
+DEFAULT_VAR_DIR = ROOT / "var"
+#: The shortest HOTLINE_CONVERSATION_KEY accepted (characters; `hotline up` generates 43).
+MIN_CONVERSATION_KEY_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the variables, never their values."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTLINE_", extra="ignore")
 
+    #: Where state lives unless a setting below says otherwise: the ticket database and Rasa's trackers.
+    #: `hotline up --var DIR` sets it for every process it starts.
+    var: Path = DEFAULT_VAR_DIR
+    #: DATABASE_URL, the name deployments use for HOTLINE_DATABASE_URL; see _one_database.
+    plain_database_url: str | None = Field(default=None, validation_alias="DATABASE_URL", exclude=True, repr=False)
+    #: Tickets, audit, ownership. PostgreSQL in deployment, <var>/hotline.db (SQLite) by default.
+    database_url: str = Field(default="", repr=False)
+    #: Where `hotline up` serves the gateway.
+    host: str = "127.0.0.1"
+    port: int = 8000
     #: Rasa's HTTP server; the gateway talks to it over our own input channel. Several Rasa workers:
     #: their URLs separated by commas (each sender is pinned to one; see bot/rasa_client.py).
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_s: float = 30.0
-    #: Tickets, audit, ownership. PostgreSQL in deployment, an SQLite file by default.
-    database_url: str = Field(
-        default_factory=default_database_url,
-        validation_alias=AliasChoices("DATABASE_URL", "HOTLINE_DATABASE_URL"),
-    )
+    #: The knowledge index the actions answer from; the gateway answers from it too while Rasa is down.
+    index: Path = DEFAULT_VAR_DIR / "index" / "knowledge"
+    #: Working days per ticket kind, e.g. {"complaint": 10}; the rest keep their defaults (checked by
+    #: bot/tickets/deadlines.py).
+    deadline_days: dict[str, int] = Field(default_factory=dict)
+    #: More yearly holiday calendars, beside the shipped ones.
+    holiday_calendars: list[Path] = Field(default_factory=list)
     #: The external ticketing system's webhook; unset, no webhooks are sent (they wait in the outbox).
     webhook_url: str | None = None
     #: The HMAC key the receiver verifies X-Hotline-Signature with. Required with webhook_url.
     webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     webhook_interval_s: float = 2.0
     webhook_timeout_s: float = 10.0
+    #: The psychological assistance line self-harm guidance gives beside 120/110 (全国心理援助热线 by default).
+    psych_line: str = Field(default=DEFAULT_PSYCH_LINE, pattern=r"^[0-9][0-9-]{2,19}$")
     #: The HMAC key of conversation ids derived from a platform identity (bot/conversation_ids.py) and of the
     #: client tags the limiter counts by. The gateway does not start without it; `hotline up` generates one
     #: into var/ once when it is not set. Changing it starts new conversations for every phone and WeChat user.
@@ -44,6 +77,12 @@ class Settings(BaseSettings):
     ticket_check_window_s: float = Field(default=900.0, gt=0)
     ticket_check_lockout_s: float | None = Field(default=None, gt=0)
 
+    @field_validator("var")
+    @classmethod
+    def _absolute(cls, path: Path) -> Path:
+        # Children of `hotline up` run in another directory; a relative path would name another place there.
+        return path.expanduser().resolve()
+
     @field_validator("webhook_secret")
     @classmethod
     def _secret_with_url(cls, secret: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
@@ -55,20 +94,59 @@ class Settings(BaseSettings):
     @field_validator("conversation_key")
     @classmethod
     def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
-        if key is not None and len(key.get_secret_value()) < MIN_KEY_LENGTH:
-            raise ValueError(f"HOTLINE_CONVERSATION_KEY must be at least {MIN_KEY_LENGTH} characters")
+        if key is not None and len(key.get_secret_value()) < MIN_CONVERSATION_KEY_LENGTH:
+            raise ValueError(f"HOTLINE_CONVERSATION_KEY must be at least {MIN_CONVERSATION_KEY_LENGTH} characters")
         return key
 
-    @property
-    def ticket_checks(self) -> Policy:
-        lockout = None if self.ticket_check_lockout_s is None else timedelta(seconds=self.ticket_check_lockout_s)
-        return Policy("ticket_check", self.ticket_check_limit, timedelta(seconds=self.ticket_check_window_s), lockout)
+    @model_validator(mode="after")
+    def _one_database(self) -> Settings:
+        plain, prefixed = self.plain_database_url, self.database_url
+        if plain and prefixed and not _same_url(plain, prefixed):
+            raise ValueError("HOTLINE_DATABASE_URL and DATABASE_URL name different databases: set only one")
+        self.database_url = prefixed or plain or f"sqlite:///{self.var / 'hotline.db'}"
+        return self
 
     @property
     def rasa_urls(self) -> list[str]:
         return [url.strip() for url in self.rasa_url.split(",") if url.strip()]
 
 
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment (and `overrides`, by field name); a SettingsError names what is wrong."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None  # the chained error would quote the values
+
+
 @cache
 def get_settings() -> Settings:
-    return Settings()
+    """The process's settings, read once."""
+    return load_settings()
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else ""
+        message = item["msg"].removeprefix("Value error, ")
+        variable = _variable(field)
+        # A rule that already names its variables needs no prefix.
+        problems.append(message if not variable or variable in message else f"{variable}: {message}")
+    return "bad settings: " + "; ".join(problems)
+
+
+def _variable(field: str) -> str:
+    """The environment variable that sets `field` (a loc is the alias when the value came by one)."""
+    if field not in Settings.model_fields or field.isupper():
+        return field
+    alias = Settings.model_fields[field].validation_alias
+    return alias if isinstance(alias, str) else f"HOTLINE_{field.upper()}"
+
+
+def _same_url(a: str, b: str) -> bool:
+    """Whether two database URLs name the same database, however they are spelled (a driver, a quoted password)."""
+    try:
+        return make_url(a) == make_url(b)
+    except (ArgumentError, ValueError):
+        return a == b  # not a URL: the engine will say so, once there is only one

@@ -1,13 +1,19 @@
-"""Start the hotline's processes in order, show their logs as one stream, and stop them together.
+"""Start the hotline's processes in order, show their logs as one stream, keep them running, stop them together.
 
 The engine of `hotline up`: Rasa, the action server and the gateway each run as a child process. A service
 counts as started once its health URL answers 2xx, and only then does the next one start (the gateway needs
-Rasa). If any child exits on its own, the others are stopped and the exit code is non-zero: a half-running
-hotline must never pass for a working one.
+Rasa). A child that dies during that first start fails the run: a stack that never came up is a
+configuration to fix, not a process to retry.
+
+Once everything is up, a child that dies is started again, alone, after a backoff (RestartPolicy): the others
+keep serving, so the gateway still answers while Rasa reloads its model. Each death and restart is logged, and
+a child that keeps dying is reported as crash-looping, but never given up on. SIGINT or SIGTERM stops every
+child, in reverse order, at any moment, a pending restart included.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import queue
 import shlex
@@ -45,9 +51,69 @@ class Service:
 
 
 @dataclass(frozen=True)
-class _Exited:
+class RestartPolicy:
+    """When a child that died after the stack was up is started again.
+
+    The first restart waits `initial` seconds and each death in a row doubles the wait, up to `maximum`. A child
+    that stayed healthy for `stable_after` seconds before it died starts the count again. At `crash_loop_after`
+    deaths in a row the child is reported as crash-looping (and still restarted).
+    """
+
+    initial: float = 1.0
+    maximum: float = 60.0
+    stable_after: float = 60.0
+    crash_loop_after: int = 5
+
+    def __post_init__(self) -> None:
+        if not 0 < self.initial <= self.maximum:
+            raise ValueError("a restart policy needs 0 < initial <= maximum")
+
+    def delay(self, deaths_in_a_row: int) -> float:
+        """The wait before the restart that follows death number `deaths_in_a_row` (1, 2, …)."""
+        return min(self.initial * 2 ** max(deaths_in_a_row - 1, 0), self.maximum)
+
+
+DEFAULT_RESTART = RestartPolicy()
+
+
+class ChildState(enum.StrEnum):
+    STARTING = "starting"  # spawned, its health URL not yet answering
+    UP = "up"
+    RESTARTING = "restarting"  # dead, waiting out its backoff
+    STOPPED = "stopped"
+
+
+@dataclass(eq=False)
+class _Child:
+    """A service and its current process; the process changes with each restart."""
+
     service: Service
+    process: subprocess.Popen[bytes] | None = None
+    state: ChildState = ChildState.STOPPED
+    spawned_at: float = 0.0
+    up_since: float | None = None
+    deaths_in_a_row: int = 0
+    restart_at: float | None = None
+
+
+@dataclass(frozen=True)
+class _Exited:
+    child: _Child
+    process: subprocess.Popen[bytes]
     code: int
+
+
+@dataclass(frozen=True)
+class _Healthy:
+    child: _Child
+    process: subprocess.Popen[bytes]
+
+
+@dataclass(frozen=True)
+class _NotHealthy:
+    child: _Child
+    process: subprocess.Popen[bytes]
+    problem: str
 
 
 @dataclass(frozen=True)
@@ -55,7 +121,7 @@ class _Signalled:
     signum: int
 
 
-_Event = _Exited | _Signalled
+_Event = _Exited | _Healthy | _NotHealthy | _Signalled
 
 
 def run_services(
@@ -63,23 +129,24 @@ def run_services(
     *,
     on_ready: Callable[[], None] | None = None,
     out: TextIO | None = None,
+    restart: RestartPolicy | None = DEFAULT_RESTART,
 ) -> int:
-    """Run `services` until one exits or SIGINT/SIGTERM arrives; 0 after a requested stop, 1 on a failure.
+    """Run `services` until SIGINT/SIGTERM arrives; 0 after a requested stop, 1 on a failure.
 
-    `out` defaults to the sys.stdout of the moment of the call. SIGINT and SIGTERM are handled only when
-    called from the main thread (Python allows handlers nowhere else); elsewhere only a failing child ends
-    the run.
+    `restart=None` ends the run (exit code 1) when a child dies, instead of restarting it. `out` defaults to the
+    sys.stdout of the moment of the call. SIGINT and SIGTERM are handled only when called from the main thread
+    (Python allows handlers nowhere else); elsewhere only a failure ends the run.
     """
     if not services:
         raise ValueError("no services to run")  # else it would wait for a signal with nothing to watch
-    supervisor = _Supervisor(services, out if out is not None else sys.stdout)
+    supervisor = _Supervisor(services, out if out is not None else sys.stdout, restart)
     with _signals_to(supervisor.events):
         try:
             code = supervisor.start_all()
             if code is None:
                 if on_ready is not None:
                     on_ready()
-                code = supervisor.handle(supervisor.events.get())
+                code = supervisor.supervise()
         finally:
             # Also on an exception of ours or of on_ready: children must never outlive the supervisor.
             supervisor.stop_all()
@@ -109,15 +176,16 @@ def free_port() -> int:
 
 
 class _Supervisor:
-    def __init__(self, services: Sequence[Service], out: TextIO) -> None:
-        self.services = services
+    def __init__(self, services: Sequence[Service], out: TextIO, restart: RestartPolicy | None) -> None:
+        self.children = [_Child(service) for service in services]
         self.out = out
+        self.restart = restart
         self.width = max(len(name) for name in [SUPERVISOR_NAME, *(s.name for s in services)])
         # SimpleQueue, because a signal handler puts into it: its put is reentrant, a Queue's lock is not.
         self.events: queue.SimpleQueue[_Event] = queue.SimpleQueue()
-        self.running: list[tuple[Service, subprocess.Popen[bytes]]] = []
         self.readers: list[threading.Thread] = []
         self.print_lock = threading.Lock()
+        self.stopping = threading.Event()  # ends the health probes of restarted children
         self.failure: str | None = None
         self.hurry = False  # a second signal during shutdown: kill the rest without waiting
 
@@ -136,41 +204,26 @@ class _Supervisor:
         self.say(reason)
         return 1
 
+    # The first start: in order, each waited for, any trouble ends the run.
+
     def start_all(self) -> int | None:
         """None once every service is up, else the exit code of the run."""
-        for service in self.services:
-            code = self.start(service)
+        for child in self.children:
+            code = self.start(child)
             if code is not None:
                 return code
         return None
 
-    def start(self, service: Service) -> int | None:
-        self.say(f"starting {service.name}: {shlex.join(service.command)}")
-        started = time.monotonic()
+    def start(self, child: _Child) -> int | None:
+        service = child.service
         try:
-            process = subprocess.Popen(
-                list(service.command),
-                cwd=service.cwd,
-                # Unbuffered: the children are Python, and a block-buffered pipe would hold their logs back.
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **service.env},
-                stdin=subprocess.DEVNULL,  # the terminal's input is not theirs to read
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,  # one pipe keeps stdout and stderr lines in the order written
-                start_new_session=True,  # its own process group: signalled as a whole, deaf to the terminal's ^C
-            )
+            process = self.spawn(child)
         except OSError as exc:
             return self.fail(f"cannot start {service.name}: {exc}")
-        self.running.append((service, process))
-        assert process.stdout is not None
-        reader = threading.Thread(target=self.pump, args=(service, process.stdout), daemon=True)
-        reader.start()
-        self.readers.append(reader)
-        threading.Thread(target=self.watch, args=(service, process), daemon=True).start()
-
         if service.health_url is None:
-            self.say(f"{service.name} started (no health check)")
+            self.mark_up(child, f"{service.name} started (pid {process.pid}, no health check)")
             return None
-        deadline = started + service.start_timeout
+        deadline = child.spawned_at + service.start_timeout
         with _health_client() as client:
             while (problem := _probe(client, service.health_url)) is not None:
                 remaining = deadline - time.monotonic()
@@ -183,29 +236,167 @@ class _Supervisor:
                     event = self.events.get(timeout=min(POLL_INTERVAL, remaining))
                 except queue.Empty:
                     continue
-                return self.handle(event, starting=service)
-        self.say(f"{service.name} is up ({time.monotonic() - started:.1f} s)")
+                if isinstance(event, _Signalled):
+                    return self.stop_requested(event)
+                if isinstance(event, _Exited):
+                    when = " before it was healthy" if event.child is child else ""
+                    return self.fail(f"{event.child.service.name} {_describe_exit(event.code)}{when}")
+        self.mark_up(child, f"{service.name} is up (pid {process.pid}, {time.monotonic() - child.spawned_at:.1f} s)")
         return None
 
-    def handle(self, event: _Event, starting: Service | None = None) -> int:
-        if isinstance(event, _Signalled):
-            self.say(f"{signal.Signals(event.signum).name} received: stopping (again to kill at once)")
-            return 0
-        when = " before it was healthy" if event.service is starting else ""
-        return self.fail(f"{event.service.name} {_describe_exit(event.code)}{when}")
+    # Then: watch, and restart what dies.
+
+    def supervise(self) -> int:
+        """Handle events until a stop is requested (0), or a child dies with restarts off (1)."""
+        while True:
+            event = self.next_event(self.next_restart_in())  # None: a restart is due
+            if isinstance(event, _Signalled):
+                return self.stop_requested(event)
+            before = self.states()
+            # Events about a process already replaced (a probe of it, its exit) are stale: nothing to do.
+            if isinstance(event, _Exited) and event.process is event.child.process:
+                if self.restart is None:
+                    return self.fail(f"{event.child.service.name} {_describe_exit(event.code)}")
+                self.died(event.child, event.process, event.code, self.restart)
+            elif isinstance(event, _Healthy) and event.process is event.child.process:
+                child = event.child
+                took = time.monotonic() - child.spawned_at
+                self.mark_up(child, f"{child.service.name} is up again (pid {event.process.pid}, {took:.1f} s)")
+            elif isinstance(event, _NotHealthy) and event.process is event.child.process:
+                service = event.child.service
+                self.say(
+                    f"{service.name} was not healthy within {service.start_timeout:g} s of its restart "
+                    f"(GET {service.health_url}: {event.problem}): killing it"
+                )
+                _signal_group(event.process, signal.SIGKILL)  # its _Exited schedules the next try
+            self.restart_due()
+            if self.states() != before:
+                self.say("status: " + ", ".join(f"{name} {state}" for name, state in self.states().items()))
+
+    def next_event(self, timeout: float | None) -> _Event | None:
+        """The next event, or None after `timeout` seconds (None: no limit).
+
+        Waits in short slices: a signal that the kernel hands to another thread does not wake the main thread,
+        whose Python handler then runs only when it next wakes up by itself.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = POLL_INTERVAL if deadline is None else min(POLL_INTERVAL, deadline - time.monotonic())
+            if remaining <= 0:
+                return None
+            try:
+                return self.events.get(timeout=remaining)
+            except queue.Empty:
+                continue
+
+    def states(self) -> dict[str, ChildState]:
+        return {child.service.name: child.state for child in self.children}
+
+    def died(self, child: _Child, process: subprocess.Popen[bytes], code: int, policy: RestartPolicy) -> None:
+        now = time.monotonic()
+        _signal_group(process, signal.SIGKILL)  # a stray of its own could hold its port and fail the restart
+        stayed_up = child.up_since is not None and now - child.up_since >= policy.stable_after
+        child.deaths_in_a_row = 1 if stayed_up else child.deaths_in_a_row + 1
+        self.schedule_restart(child, f"{child.service.name} {_describe_exit(code)}", policy)
+
+    def schedule_restart(self, child: _Child, what: str, policy: RestartPolicy) -> None:
+        delay = policy.delay(child.deaths_in_a_row)
+        child.process, child.up_since = None, None
+        child.state, child.restart_at = ChildState.RESTARTING, time.monotonic() + delay
+        in_a_row = f", {child.deaths_in_a_row} times in a row" if child.deaths_in_a_row > 1 else ""
+        self.say(f"{what}{in_a_row}: restarting it in {delay:g} s")
+        if child.deaths_in_a_row == policy.crash_loop_after:
+            self.say(
+                f"{child.service.name} is crash-looping: it died {child.deaths_in_a_row} times without staying up "
+                f"{policy.stable_after:g} s; still restarting it, every {policy.maximum:g} s at most"
+            )
+
+    def next_restart_in(self) -> float | None:
+        due = [child.restart_at for child in self.children if child.restart_at is not None]
+        return max(min(due) - time.monotonic(), 0.0) if due else None
+
+    def restart_due(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.restart_at is None or child.restart_at > now:
+                continue
+            child.restart_at = None
+            assert self.restart is not None  # only scheduled with a policy
+            try:
+                process = self.spawn(child)
+            except OSError as exc:
+                child.deaths_in_a_row += 1
+                self.schedule_restart(child, f"cannot start {child.service.name}: {exc}", self.restart)
+                continue
+            if child.service.health_url is None:
+                self.mark_up(child, f"{child.service.name} started again (pid {process.pid}, no health check)")
+            else:
+                threading.Thread(target=self.probe_until_healthy, args=(child, process), daemon=True).start()
+
+    def probe_until_healthy(self, child: _Child, process: subprocess.Popen[bytes]) -> None:
+        """In a thread: tell the main loop when a restarted child answers, or that it never did."""
+        service = child.service
+        assert service.health_url is not None
+        deadline = child.spawned_at + service.start_timeout
+        with _health_client() as client:
+            while (problem := _probe(client, service.health_url)) is not None:
+                if process.poll() is not None or self.stopping.is_set():
+                    return  # its _Exited, or the stop, is the main loop's news
+                if time.monotonic() >= deadline:
+                    self.events.put(_NotHealthy(child, process, problem))
+                    return
+                self.stopping.wait(POLL_INTERVAL)
+        self.events.put(_Healthy(child, process))
+
+    def mark_up(self, child: _Child, line: str) -> None:
+        child.state, child.up_since = ChildState.UP, time.monotonic()
+        self.say(line)
+
+    def spawn(self, child: _Child) -> subprocess.Popen[bytes]:
+        """Start the child's process, with a log reader and a watcher; OSError if it cannot start."""
+        service = child.service
+        self.say(f"starting {service.name}: {shlex.join(service.command)}")
+        child.spawned_at = time.monotonic()
+        process = subprocess.Popen(
+            list(service.command),
+            cwd=service.cwd,
+            # Unbuffered: the children are Python, and a block-buffered pipe would hold their logs back.
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **service.env},
+            stdin=subprocess.DEVNULL,  # the terminal's input is not theirs to read
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # one pipe keeps stdout and stderr lines in the order written
+            start_new_session=True,  # its own process group: signalled as a whole, deaf to the terminal's ^C
+        )
+        child.process, child.state = process, ChildState.STARTING
+        assert process.stdout is not None
+        reader = threading.Thread(target=self.pump, args=(service, process.stdout), daemon=True)
+        reader.start()
+        self.readers.append(reader)
+        threading.Thread(target=self.watch, args=(child, process), daemon=True).start()
+        return process
+
+    def stop_requested(self, event: _Signalled) -> int:
+        self.say(f"{signal.Signals(event.signum).name} received: stopping (again to kill at once)")
+        return 0
 
     def pump(self, service: Service, stream: IO[bytes]) -> None:
         with stream:
             for raw in stream:
                 self.write_line(service.name, raw.decode("utf-8", errors="replace").rstrip("\r\n"))
 
-    def watch(self, service: Service, process: subprocess.Popen[bytes]) -> None:
-        self.events.put(_Exited(service, process.wait()))
+    def watch(self, child: _Child, process: subprocess.Popen[bytes]) -> None:
+        self.events.put(_Exited(child, process, process.wait()))
+
+    # The end.
 
     def stop_all(self) -> None:
+        self.stopping.set()
         # Reverse order: the gateway goes before Rasa, so it never serves while Rasa is gone.
-        for service, process in reversed(self.running):
-            self.stop(service, process)
+        for child in reversed(self.children):
+            child.restart_at = None
+            if child.process is not None:
+                self.stop(child.service, child.process)
+            child.state = ChildState.STOPPED
         for reader in self.readers:
             reader.join(timeout=2.0)  # the last lines; a stray holding the pipe open must not hang us
 
@@ -232,9 +423,8 @@ class _Supervisor:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            try:
-                event = self.events.get(timeout=remaining)
-            except queue.Empty:
+            event = self.next_event(remaining)
+            if event is None:
                 return False
             if isinstance(event, _Signalled):
                 self.hurry = True

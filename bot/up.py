@@ -1,15 +1,19 @@
-"""`hotline up`: the Rasa server, the action server and the gateway, started and watched together."""
+"""`hotline up`: the Rasa server, the action server and the gateway, started and watched together.
+
+Every child reads the same settings (bot/settings.py); `--var` reaches them as HOTLINE_VAR, so the ticket
+database (unless a database URL is set) and Rasa's trackers both move with it.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot import nlu
 from bot.conversation_ids import load_or_create_key
+from bot.settings import load_settings
 from bot.supervisor import Service, run_services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +62,7 @@ def services(
     `conversation_key`: HOTLINE_CONVERSATION_KEY for the gateway, if the environment does not set it.
     """
     rasa = rasa or RasaOptions()
+    state = {"HOTLINE_VAR": str(var)}  # every process derives its default database from it
     workers = [
         Service(
             name="rasa" if rasa.workers == 1 else f"rasa-{i}",
@@ -78,6 +83,7 @@ def services(
             health_url=f"http://127.0.0.1:{port}/webhooks/hotline/",
             env={
                 **nlu.rasa_env(),
+                **state,
                 "HOTLINE_ACTIONS_PORT": str(ports.actions),
                 # One database for every worker: a sender's events are written by the worker it is pinned to.
                 "HOTLINE_TRACKER_DB": str(var / "rasa-trackers.db"),
@@ -93,7 +99,7 @@ def services(
         name="actions",
         command=[str(APP_PYTHON), "-m", "actions.server", "--port", str(ports.actions)],
         health_url=f"http://127.0.0.1:{ports.actions}/health",
-        env={"HOTLINE_INDEX": str(index)},
+        env={**state, "HOTLINE_INDEX": str(index)},
         cwd=ROOT,
     )
     gateway = Service(
@@ -115,7 +121,9 @@ def services(
         ],
         health_url=f"http://127.0.0.1:{ports.gateway}/healthz",
         env={
+            **state,
             "HOTLINE_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports(ports, rasa.workers)),
+            "HOTLINE_INDEX": str(index),  # reduced mode answers from it while Rasa is down
             **({"HOTLINE_CONVERSATION_KEY": conversation_key} if conversation_key else {}),
         },
         cwd=ROOT,
@@ -124,9 +132,12 @@ def services(
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    up = commands.add_parser("up", help="run Rasa, the action server and the gateway together")
-    up.add_argument("--host", default=os.environ.get("HOTLINE_HOST", "127.0.0.1"))
-    up.add_argument("--port", type=int, default=int(os.environ.get("HOTLINE_PORT", "8000")))
+    up = commands.add_parser(
+        "up", help="run Rasa, the action server and the gateway together, restarting any that dies"
+    )
+    # Defaults that come from settings are None here and resolved in _up: a bad setting must not break `--help`.
+    up.add_argument("--host", default=None, help="the gateway's address (default: $HOTLINE_HOST, else 127.0.0.1)")
+    up.add_argument("--port", type=int, default=None, help="the gateway's port (default: $HOTLINE_PORT, else 8000)")
     up.add_argument("--rasa-port", type=int, default=5005, help="the first Rasa worker's; worker i gets this + i")
     up.add_argument(
         "--rasa-workers", type=int, default=1, help="Rasa processes (~1.4 GB RAM each); senders are pinned to one"
@@ -138,32 +149,44 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="tracker database in WAL mode without an fsync per turn (survives restarts, not power cuts)",
     )
     up.add_argument("--actions-port", type=int, default=5055)
-    up.add_argument("--index", type=Path, default=ROOT / "var" / "index" / "knowledge")
-    up.add_argument("--var", type=Path, default=ROOT / "var", help="where state lives (trackers, the database)")
+    up.add_argument("--index", type=Path, default=None, help="default: $HOTLINE_INDEX, else var/index/knowledge")
+    up.add_argument(
+        "--var",
+        type=Path,
+        default=None,
+        help="where state lives: the ticket database (unless HOTLINE_DATABASE_URL or DATABASE_URL names one) and "
+        "Rasa's tracker database; sets HOTLINE_VAR for every process (default: $HOTLINE_VAR, else var/)",
+    )
     up.add_argument("--no-train", action="store_true", help="use the existing model as it is")
     up.set_defaults(handler=_up)
 
 
 def _up(args: argparse.Namespace) -> int:
-    if not (args.index / "manifest.json").exists():
-        raise FileNotFoundError(f"no knowledge index at {args.index}: run `hotline index ensure` (or `make run`)")
+    # The settings every child will read, checked here first: a missing secret stops startup, named, before
+    # any process starts (a child that failed on it would only be restarted, and fail again).
+    overrides = {"var": args.var} if args.var is not None else {}
+    settings = load_settings(**overrides)
+    index = (args.index or settings.index).resolve()
+    if not (index / "manifest.json").exists():
+        raise FileNotFoundError(f"no knowledge index at {index}: run `hotline index ensure` (or `make run`)")
     if args.rasa_workers < 1:
         raise ValueError("--rasa-workers must be at least 1")
     model = nlu.model_path() if args.no_train else nlu.train()
     if not model.exists():
         raise FileNotFoundError(f"no model at {model}: run `hotline nlu train`")
-    args.var.mkdir(parents=True, exist_ok=True)
+    settings.var.mkdir(parents=True, exist_ok=True)
     # Embedded defaults: a key generated into var/ once, unless the environment brings one.
-    key = None if os.environ.get("HOTLINE_CONVERSATION_KEY") else load_or_create_key(args.var / "conversation.key")
-    ports = Ports(args.port, args.rasa_port, args.actions_port)
-    address = f"http://{args.host}:{args.port}"
+    key = None if settings.conversation_key else load_or_create_key(settings.var / "conversation.key")
+    host, port = args.host or settings.host, args.port or settings.port
+    ports = Ports(port, args.rasa_port, args.actions_port)
+    address = f"http://{host}:{port}"
     return run_services(
         services(
-            args.host,
+            host,
             ports,
             model,
-            args.var.resolve(),
-            args.index.resolve(),
+            settings.var,
+            index,
             RasaOptions(args.rasa_workers, args.tracker_store, args.sqlite_wal),
             conversation_key=key,
         ),

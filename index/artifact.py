@@ -1,4 +1,4 @@
-"""The index artifact: a directory of chunks, vectors, BM25 statistics and a manifest.
+"""The index artifact: a directory of chunks, vectors, BM25 statistics, the 依申请公开 catalogue and a manifest.
 
 `publish` swaps a finished build in atomically: the index path is a symlink to a versioned
 directory, replaced with one rename, so a reader sees the old index or the new one, never a mix,
@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-FORMAT_VERSION = 1
+#: 2: chunks carry status and disclosure; the 依申请公开 catalogue (catalogue.jsonl, catalogue.npy).
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 KEEP_VERSIONS = 2  # the index in service and the one before it, for a quick roll-back
 

@@ -1,4 +1,9 @@
-"""Build an index: load → filter → de-duplicate → chunk → embed (cached) → BM25 + FAISS → publish."""
+"""Build an index: load → disclosure triage → de-duplicate → chunk → embed (cached) → BM25 + FAISS → publish.
+
+The triage (index/disclosure.py) decides what may be quoted: only 生效 + 主动公开 documents are chunked.
+生效 + 依申请公开 documents go to the catalogue, by their stated metadata only, so that a question about
+one can be told the document exists; their text is never written to the artifact.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,12 @@ from typing import Protocol
 
 import numpy as np
 
+from index import disclosure
 from index.artifact import new_staging_dir, publish, read_manifest, write_manifest
 from index.bm25 import Bm25Index
 from index.chunking import ChunkingConfig, chunk_document
 from index.dedup import DuplicateGroup, find_duplicates
-from index.documents import Chunk, Document, Skipped
+from index.documents import CatalogueEntry, Chunk, Document, Skipped
 from index.embedders import Embedder
 from index.embedding_cache import EmbeddingCache, content_hash
 from index.loaders import iter_source_files, load_sources
@@ -51,6 +57,7 @@ class BuildReport:
     cached: int  # chunks whose vectors came from the cache (or repeat a text embedded in this build)
     seconds: float = 0.0
     fingerprint: str = ""
+    catalogued: int = 0  # 依申请公开 documents named in the catalogue, never quoted
 
 
 def chunk_search_text(chunk: Chunk) -> str:
@@ -72,16 +79,25 @@ def source_fingerprint(sources: Iterable[str | Path], embedder_name: str, config
     """Changes whenever a source file, the embedder, the chunking or the ingestion code changes."""
     digest = hashlib.sha256(f"{embedder_name}|{config}|{EMBED_MAX_CHARS}".encode())
     digest.update(_pipeline_code_digest())
+    folders: set[Path] = set()
     for item in iter_source_files(sources):
         if isinstance(item, Skipped):
             digest.update(f"missing:{item.source}".encode())
             continue
-        digest.update(str(item).encode())
-        try:
-            digest.update(hashlib.sha256(item.read_bytes()).digest())
-        except OSError:
-            digest.update(b"unreadable")
+        digest.update(_file_digest(item))
+        folders.add(item.parent)
+    # A folder's defaults decide what its files may say: editing them changes the index.
+    for folder in sorted(folders):
+        if disclosure.defaults_path(folder).is_file():
+            digest.update(_file_digest(disclosure.defaults_path(folder)))
     return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> bytes:
+    try:
+        return str(path).encode() + hashlib.sha256(path.read_bytes()).digest()
+    except OSError:
+        return str(path).encode() + b"unreadable"
 
 
 def is_stale(
@@ -97,24 +113,22 @@ def is_stale(
     return None
 
 
-def select_documents(documents: list[Document]) -> tuple[list[Document], list[Skipped]]:
-    """Drop what must never be indexed (失效, 不公开) and repeated ids; report each without its text."""
-    kept: list[Document] = []
-    skipped: list[Skipped] = []
+def select_documents(documents: list[Document]) -> tuple[list[Document], list[CatalogueEntry], list[Skipped]]:
+    """What may be quoted, what may only be named (依申请公开), and what is left out, without its text."""
+    triage = disclosure.triage(documents)
+    skipped = list(triage.skipped)
     seen: set[str] = set()
-    for document in documents:
-        if document.disclosure == "不公开":
-            skipped.append(Skipped(document.source, "公开属性为不公开 (not indexed)"))
-        elif document.status == "失效":
-            skipped.append(Skipped(document.source, "文件已失效 (not indexed)"))
-        elif document.doc_id in seen:
-            skipped.append(Skipped(document.source, f"duplicate doc id {document.doc_id!r}"))
-        else:
-            seen.add(document.doc_id)
-            kept.append(document)
+    kept: dict[str, list[Document]] = {"answerable": [], "by_request": []}
+    for name, group in (("answerable", triage.answerable), ("by_request", triage.by_request)):
+        for document in group:
+            if document.doc_id in seen:
+                skipped.append(Skipped(document.source, f"duplicate doc id {document.doc_id!r}"))
+            else:
+                seen.add(document.doc_id)
+                kept[name].append(document)
     for item in skipped:
         log.info("skipped %s: %s", item.source, item.reason)
-    return kept, skipped
+    return kept["answerable"], [CatalogueEntry.of(d) for d in kept["by_request"]], skipped
 
 
 def embed_with_cache(
@@ -158,7 +172,7 @@ def build_index(
     documents, skipped = load_sources(sources)
     for item in skipped:
         log.info("skipped %s: %s", item.source, item.reason)
-    documents, not_indexed = select_documents(documents)
+    documents, catalogue, not_indexed = select_documents(documents)
     skipped += not_indexed
     # Records are addressed by their own ids (a Q&A pair each); only documents are de-duplicated.
     duplicates = find_duplicates([d for d in documents if not d.atomic])
@@ -173,6 +187,7 @@ def build_index(
     staging = new_staging_dir(out)
     try:
         embedded, spec = _write_artifact(staging, chunks, texts, embedder, cache, vector_index_kind, progress)
+        _write_catalogue(staging, catalogue, embedder, cache)
         write_manifest(
             staging,
             {
@@ -183,6 +198,7 @@ def build_index(
                 "dim": embedder.dim,
                 "documents": len(documents),
                 "chunks": len(chunks),
+                "catalogue": len(catalogue),
                 "vector_index": asdict(spec),
                 "sources": [str(s) for s in sources],
                 "skipped": [asdict(s) for s in skipped],
@@ -203,6 +219,7 @@ def build_index(
         len(chunks) - embedded,
         time.perf_counter() - started,
         fingerprint,
+        len(catalogue),
     )
 
 
@@ -230,3 +247,12 @@ def _write_artifact(
         for chunk in chunks:
             handle.write(json.dumps(chunk.to_json(), ensure_ascii=False) + "\n")
     return embedded, spec
+
+
+def _write_catalogue(staging: Path, catalogue: list[CatalogueEntry], embedder: Embedder, cache: EmbeddingCache) -> None:
+    """The 依申请公开 entries and the vectors of their stated title and keywords (nothing of a body)."""
+    vectors, _ = embed_with_cache(embedder, [entry.search_text() for entry in catalogue], cache)
+    np.save(staging / "catalogue.npy", vectors)
+    with (staging / "catalogue.jsonl").open("w", encoding="utf-8") as handle:
+        for entry in catalogue:
+            handle.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")

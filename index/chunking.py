@@ -203,6 +203,8 @@ def chunk_document(document: Document, config: ChunkingConfig | None = None) -> 
             url=document.url,
             kind=document.kind,
             doc_number=document.doc_number,
+            status=document.status,
+            disclosure=document.disclosure,
             extra={"question": document.question} if document.question else {},
         )
         for number, (section, text) in enumerate(pieces)

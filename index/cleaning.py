@@ -59,6 +59,7 @@ def rejoin_wrapped_lines(text: str) -> str:
             and out[-1]
             and len(out[-1]) >= _WRAP_MIN_WIDTH
             and out[-1][-1] not in _SENTENCE_END
+            and not out[-1].startswith("#")  # a heading is never wrapped
             and not CLAUSE_MARKER.match(line)
             and not _DOC_NUMBER.fullmatch(line)
         ):

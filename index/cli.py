@@ -47,7 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     corpus = commands.add_parser("corpus", help="maintain the knowledge/ corpus")
     corpus_commands = corpus.add_subparsers(dest="corpus_command", required=True)
     seeds = corpus_commands.add_parser("import-seeds", help="clean the founding documents into Markdown")
-    seeds.add_argument("seed_dir", type=Path)
+    seeds.add_argument("seed_dir", type=Path, nargs="?", default=Path("knowledge/sources"))
     seeds.add_argument("--metadata", type=Path, default=Path("knowledge/seed-metadata.yml"))
     seeds.add_argument("--out", type=Path, default=Path("knowledge/policy"))
     seeds.set_defaults(handler=_import_seeds)
@@ -89,9 +89,10 @@ def _run_build(args: argparse.Namespace, sources: list[str]) -> int:
         print(f"skipped {item.source}: {item.reason}", file=sys.stderr)
     for group in report.duplicates:
         print(group.describe(), file=sys.stderr)
+    dropped = sum(len(g.dropped) for g in report.duplicates)
     print(
         f"documents: {report.documents}  chunks: {report.chunks}  skipped: {len(report.skipped)}  "
-        f"duplicates dropped: {sum(len(g.dropped) for g in report.duplicates)}  "
+        f"catalogued (依申请公开, never quoted): {report.catalogued}  duplicates dropped: {dropped}  "
         f"embedded: {report.embedded}  from cache: {report.cached}  ({report.seconds:.1f}s) → {args.out}"
     )
     return 0

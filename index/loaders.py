@@ -1,6 +1,10 @@
 """Loaders: files and folders in, Documents out, and a Skipped entry for whatever cannot be read.
 
 Formats: Markdown or plain text (both may open with YAML front matter), HTML, and JSONL records.
+Each format has a converter that turns a file into `Extract`s: the text with its 不公开 fence markers
+still in it, and the metadata the format states. `load_file` then runs the same steps for every
+format, in this order: the disclosure fence (index/disclosure.py), the folder's defaults, and only
+then what is derived from the text (title, 发文字号, date), so nothing is derived from fenced text.
 A loader never raises on bad input; it reports the path and the reason and moves on.
 """
 
@@ -9,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import fields
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from index import disclosure
 from index.cleaning import clean_scraped_text, find_doc_number, signature_date, split_compilation
 from index.documents import DISCLOSURES, KINDS, STATUSES, Document, Skipped
 
@@ -25,9 +30,6 @@ JSONL_SUFFIXES = {".jsonl"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
-# Sections a drafter marked 不公开 inside an otherwise public document. They are cut before
-# anything else sees the text.
-_UNDISCLOSED_BLOCK = re.compile(r"<!--\s*不公开\s*-->.*?<!--\s*/不公开\s*-->", re.S)
 # Front-matter spellings seen in the wild, mapped to our field names.
 _FIELD_ALIASES = {
     "link": "url",
@@ -37,26 +39,79 @@ _FIELD_ALIASES = {
     "公开属性": "disclosure",
     "disclosure_attribute": "disclosure",
     "发文字号": "doc_number",
+    "主题词": "keywords",
+    "subject": "keywords",
 }
 _DOCUMENT_FIELDS = {f.name for f in fields(Document)}
+#: Text of a document that may not be quoted is not read for anything: its title, number and
+#: keywords must be stated in its metadata.
+_NOT_DERIVED = {"依申请公开", "不公开"}
 
 
 class LoadError(ValueError):
     """A file or record that cannot become a Document; the message says why."""
 
 
+@dataclass(frozen=True)
+class Extract:
+    """What a converter hands on: text with any 不公开 fence markers still in it, and the metadata the
+    format states explicitly. Nothing is derived from the text yet."""
+
+    doc_id: str
+    text: str
+    source: str  # path, or path:line for a JSONL record
+    meta: dict[str, Any] = field(default_factory=dict)  # as the format spells it; validated later
+    #: Came without curated metadata: clean it, split a compilation, derive 发文字号 and date.
+    scraped: bool = False
+    #: A record (one Q&A answer) is retrieved and cited whole, never cut into pieces.
+    atomic: bool = False
+    #: A title the format states outside the text (an HTML <title>), used when the text has no heading.
+    title_hint: str = ""
+
+    def stated_text(self) -> list[tuple[str, str]]:
+        """Every piece of text besides the body, by name: a fence marker there has no body to cut."""
+        pieces = [(str(k), str(v)) for k, v in self.meta.items()]
+        return [*pieces, ("title", self.title_hint)]
+
+    def marker_count(self) -> int:
+        return disclosure.count_markers(self.text) + sum(disclosure.count_markers(v) for _, v in self.stated_text())
+
+
+Converter = Callable[[str, Path], tuple[list[Extract], list[Skipped]]]
+
+
 def iter_source_files(sources: Iterable[str | Path]) -> Iterator[Path | Skipped]:
-    """Expand files and folders (recursively, sorted) into loadable paths."""
+    """Expand files and folders (recursively, sorted) into loadable paths.
+
+    A subfolder whose _defaults.yml says `exclude` is left out (reported once); a folder named as a
+    source itself is always read.
+    """
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.suffix.lower() in SUPPORTED_SUFFIXES and not child.name.startswith("."):
-                    yield child
+            yield from _walk(path, named=True)
         elif path.is_file():
             yield path
         else:
             yield Skipped(str(path), "no such file or folder")
+
+
+def _walk(folder: Path, named: bool) -> Iterator[Path | Skipped]:
+    try:
+        defaults = disclosure.folder_defaults(folder)
+    except disclosure.DefaultsError as exc:
+        yield Skipped(str(folder), f"{exc} (no file in the folder is indexed)")
+        return
+    if defaults.exclude and not named:
+        yield Skipped(str(folder), f"folder not indexed: {defaults.exclude}")
+        return
+    for child in sorted(folder.iterdir()):
+        if child.name.startswith("."):
+            continue
+        if child.is_dir():
+            yield from _walk(child, named=False)
+        elif child.is_file() and child.suffix.lower() in SUPPORTED_SUFFIXES:
+            yield child
 
 
 def load_sources(sources: Iterable[str | Path]) -> tuple[list[Document], list[Skipped]]:
@@ -73,8 +128,10 @@ def load_sources(sources: Iterable[str | Path]) -> tuple[list[Document], list[Sk
 
 
 def load_file(path: Path) -> tuple[list[Document], list[Skipped]]:
+    """Convert, fence, apply the folder's defaults, derive: the same steps for every format."""
     suffix = path.suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    converter = CONVERTERS.get(suffix)
+    if converter is None:
         return [], [Skipped(str(path), f"unsupported file type {suffix or '(none)'}")]
     try:
         raw = path.read_text(encoding="utf-8-sig")
@@ -83,13 +140,74 @@ def load_file(path: Path) -> tuple[list[Document], list[Skipped]]:
     except OSError as exc:
         return [], [Skipped(str(path), f"unreadable: {exc.strerror or exc}")]
     try:
-        if suffix in JSONL_SUFFIXES:
-            return load_jsonl(raw, path)
-        if suffix in HTML_SUFFIXES:
-            return [load_html(raw, path)], []
-        return load_text(raw, path), []
-    except LoadError as exc:
+        defaults = disclosure.folder_defaults(path.parent).attributes
+        extracts, skipped = converter(raw, path)
+    except (LoadError, disclosure.DefaultsError) as exc:
         return [], [Skipped(str(path), str(exc))]
+    lost = disclosure.count_markers(raw) - sum(e.marker_count() for e in extracts)
+    if lost > 0:
+        # A converter that drops a marker (as BeautifulSoup drops comments) would leave fenced text in.
+        reason = f"{lost} 不公开 fence marker(s) lost in conversion (inside a removed <nav>, <script>…?): not indexed"
+        return [], [Skipped(str(path), reason)]
+    documents: list[Document] = []
+    for extract in extracts:
+        try:
+            docs, problem = _document(extract, defaults)
+        except LoadError as exc:
+            skipped.append(Skipped(extract.source, str(exc).removeprefix(f"{extract.source}: ")))
+            continue
+        if problem:
+            skipped.append(Skipped(extract.source, problem))
+        documents.extend(docs)
+    return documents, skipped
+
+
+def _document(extract: Extract, defaults: dict[str, str]) -> tuple[list[Document], str]:
+    """The Documents of one extract, and the fence problem to report ('' when none)."""
+    for name, value in extract.stated_text():
+        if disclosure.has_comment(value):
+            raise LoadError(f"a comment or 不公开 fence marker in its metadata ({name}): not indexed")
+    cut = disclosure.cut_fences(extract.text)
+    if cut.rejected:
+        return [], cut.problem
+    meta = metadata_fields(extract.meta, extract.source)
+    for name in disclosure.DEFAULT_ATTRIBUTES:
+        if name not in meta and name in defaults:
+            meta[name] = defaults[name]
+    derive = meta.get("disclosure") not in _NOT_DERIVED
+    doc_id = str(meta.pop("doc_id", "") or extract.doc_id)
+    if extract.scraped:
+        return _scraped_documents(extract, doc_id, cut.text, meta, derive), cut.problem
+    if not cut.text.strip():
+        raise LoadError(f"{extract.source}: no text left outside the 不公开 fences")
+    body = cut.text.strip() + "\n" if not extract.atomic else cut.text
+    if derive and not extract.atomic:  # a record without a title is cited by its question, or not at all
+        meta.setdefault("title", _first_heading(body) or doc_id)
+    meta.setdefault("title", "")
+    return [
+        Document(doc_id=doc_id, body=body, source=extract.source, curated=True, atomic=extract.atomic, **meta)
+    ], cut.problem
+
+
+def _scraped_documents(extract: Extract, doc_id: str, text: str, meta: dict[str, Any], derive: bool) -> list[Document]:
+    if not derive:
+        # Named only by what its metadata states; its text is kept for nothing but the skip report.
+        meta.setdefault("title", extract.title_hint)
+        return [Document(doc_id=doc_id, body=text, source=extract.source, **meta)]
+    parts = split_compilation(text)
+    pieces = [(f"{doc_id}-{p.number}", p.body, p.title) for p in parts] if parts else [(doc_id, text, "")]
+    documents = []
+    for piece_id, raw_body, part_title in pieces:
+        body = clean_scraped_text(raw_body)
+        if not body.strip():
+            raise LoadError(f"{extract.source}: no text left after cleaning")
+        derived = {
+            "title": part_title or _h1(body) or extract.title_hint or _first_heading(body) or piece_id,
+            "doc_number": find_doc_number(body),
+            "publication_date": signature_date(body),
+        }
+        documents.append(Document(doc_id=piece_id, body=body, source=extract.source, **{**derived, **meta}))
+    return documents
 
 
 def _plain(value: Any) -> Any:
@@ -138,61 +256,49 @@ def _first_heading(body: str) -> str:
     return ""
 
 
-def load_text(raw: str, path: Path) -> list[Document]:
+def _h1(body: str) -> str:
+    """An HTML page's <h1>, which its converter writes as a `# ` line."""
+    for line in body.splitlines():
+        if re.match(r"#\s", line.strip()):
+            return _first_heading(line)
+    return ""
+
+
+# --- converters: one per format, text and stated metadata only --------------------------------
+
+
+def convert_text(raw: str, path: Path) -> tuple[list[Extract], list[Skipped]]:
     """Markdown or plain text. Plain text without front matter is treated as a scraped page."""
     front, body = split_front_matter(raw, str(path))
-    body = _UNDISCLOSED_BLOCK.sub("", body)
     if front:
-        meta = metadata_fields(front, str(path))
-        meta.setdefault("title", _first_heading(body) or path.stem)
-        return [
-            Document(
-                doc_id=meta.pop("doc_id", path.stem), body=body.strip() + "\n", source=str(path), curated=True, **meta
-            )
-        ]
-    parts = split_compilation(body)
-    if parts:
-        return [_scraped_document(f"{path.stem}-{part.number}", part.body, str(path), part.title) for part in parts]
-    return [_scraped_document(path.stem, body, str(path), "")]
+        return [Extract(path.stem, body, str(path), front)], []
+    return [Extract(path.stem, body, str(path), scraped=True)], []
 
 
-def _scraped_document(doc_id: str, raw_body: str, source: str, title: str) -> Document:
-    body = clean_scraped_text(raw_body)
-    if not body.strip():
-        raise LoadError(f"{source}: no text left after cleaning")
-    title = title or _first_heading(body) or doc_id
-    return Document(
-        doc_id=doc_id,
-        title=title,
-        body=body,
-        source=source,
-        doc_number=find_doc_number(body),
-        publication_date=signature_date(body),
-    )
-
-
-def load_html(raw: str, path: Path) -> Document:
-    from bs4 import BeautifulSoup
+def convert_html(raw: str, path: Path) -> tuple[list[Extract], list[Skipped]]:
+    from bs4 import BeautifulSoup, Comment
 
     soup = BeautifulSoup(raw, "html.parser")
     for tag in soup(["script", "style", "nav", "header", "footer", "noscript", "form"]):
         tag.decompose()
-    title = ""
-    if soup.h1 and soup.h1.get_text(strip=True):
-        title = soup.h1.get_text(strip=True)
-    elif soup.title and soup.title.get_text(strip=True):
-        title = soup.title.get_text(strip=True)
+    # BeautifulSoup's text leaves comments out, and with them the 不公开 fence: give them back as text
+    # for the fence step to read.
+    for comment in soup.find_all(string=lambda s: isinstance(s, Comment)):
+        comment.replace_with(f"\n<!--{comment}-->\n")
+    for heading in soup.find_all("h1"):
+        heading.string = "# " + heading.get_text(" ", strip=True)
+    title = soup.title.get_text(strip=True) if soup.title else ""
     meta = {m.get("name"): m.get("content") for m in soup.find_all("meta") if m.get("name")}
     root = soup.body or soup
+    if soup.title and root is soup:
+        soup.title.decompose()  # no <body>: the <title> is not text
     text = root.get_text("\n", strip=True)
-    document = _scraped_document(path.stem, text, str(path), title)
-    known = metadata_fields({k: v for k, v in meta.items() if k}, str(path))
-    return Document(**{**document.__dict__, **known}) if known else document
+    return [Extract(path.stem, text, str(path), {k: v for k, v in meta.items() if k}, True, title_hint=title)], []
 
 
-def load_jsonl(raw: str, path: Path) -> tuple[list[Document], list[Skipped]]:
+def convert_jsonl(raw: str, path: Path) -> tuple[list[Extract], list[Skipped]]:
     """One record a line: `id`, `text` or `answer`, optional `question`, `title`, `department`, `url`."""
-    documents: list[Document] = []
+    extracts: list[Extract] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
     for number, line in enumerate(raw.splitlines(), start=1):
@@ -211,18 +317,23 @@ def load_jsonl(raw: str, path: Path) -> tuple[list[Document], list[Skipped]]:
                 raise LoadError("missing text or answer")
             if doc_id in seen:
                 raise LoadError(f"duplicate id {doc_id!r}")
-            meta = metadata_fields({k: v for k, v in record.items() if k not in ("id", "text", "answer")}, where)
         except json.JSONDecodeError as exc:
             skipped.append(Skipped(where, f"invalid JSON ({exc.msg})"))
             continue
         except LoadError as exc:
-            skipped.append(Skipped(where, str(exc).removeprefix(f"{where}: ")))
+            skipped.append(Skipped(where, str(exc)))
             continue
         seen.add(doc_id)
-        meta.setdefault("title", meta.get("question") or "")
-        documents.append(
-            Document(
-                doc_id=doc_id, body=_UNDISCLOSED_BLOCK.sub("", body), source=where, curated=True, atomic=True, **meta
-            )
-        )
-    return documents, skipped
+        meta = {k: v for k, v in record.items() if k not in ("id", "text", "answer")}
+        if "title" not in meta and record.get("question"):
+            meta["title"] = record["question"]
+        extracts.append(Extract(doc_id, body, where, meta, atomic=True))
+    return extracts, skipped
+
+
+#: A new format is one converter here; the fence, the defaults and the derivations come with load_file.
+CONVERTERS: dict[str, Converter] = {
+    **dict.fromkeys(TEXT_SUFFIXES, convert_text),
+    **dict.fromkeys(HTML_SUFFIXES, convert_html),
+    **dict.fromkeys(JSONL_SUFFIXES, convert_jsonl),
+}

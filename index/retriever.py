@@ -1,19 +1,28 @@
-"""Hybrid retrieval over an index artifact: dense (FAISS) + BM25, fused, collapsed per document."""
+"""Hybrid retrieval over an index artifact: dense (FAISS) + BM25, fused, collapsed per document.
+
+Defence in depth: whatever index it is given, the retriever returns only chunks that are 生效 +
+主动公开 (index/disclosure.py), and names 依申请公开 documents only from the catalogue, by their
+stated title and keywords.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
+from index import disclosure
 from index.artifact import read_manifest
 from index.bm25 import Bm25Index
-from index.documents import Chunk
+from index.documents import CatalogueEntry, Chunk
 from index.embedders import Embedder, load_embedder
 from index.vector_index import VectorIndexSpec, load_vector_index
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 
@@ -42,6 +51,14 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class CatalogueHit:
+    """A 依申请公开 document a question matched by its stated title and keywords."""
+
+    entry: CatalogueEntry
+    relevance: float  # query–title cosine, on the same scale as Hit.relevance
+
+
+@dataclass(frozen=True)
 class FusionConfig:
     #: Weight of the dense score after per-query min-max scaling; BM25 gets the rest. 0.8–0.85 was
     #: best both on our own relevance questions and on MSGABench (benchmarks/results/retrieval.md).
@@ -58,11 +75,24 @@ class Retriever:
             Chunk.from_json(json.loads(line))
             for line in (directory / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
         ]
+        self.answerable = np.array([_may_quote(c) for c in self.chunks], dtype=bool)
+        if not self.answerable.all():
+            log.warning(
+                "%s: %d chunk(s) are not 生效 + 主动公开 or still hold a comment; they are never returned",
+                directory,
+                int((~self.answerable).sum()),
+            )
         self.bm25 = Bm25Index.load(directory)
         self.vectors = np.load(directory / "vectors.npy")
+        self.catalogue = [
+            CatalogueEntry(**json.loads(line))
+            for line in (directory / "catalogue.jsonl").read_text(encoding="utf-8").splitlines()
+        ]
+        self.catalogue_vectors = np.load(directory / "catalogue.npy")
         self.fusion = fusion or FusionConfig()
         self._embedder = embedder
         self._vector_index = None
+        self._last_query: tuple[str, np.ndarray] | None = None
         if self.chunks:
             spec = VectorIndexSpec(**self.manifest["vector_index"])
             self._vector_index = load_vector_index(directory / "vectors.faiss", spec)
@@ -80,7 +110,29 @@ class Retriever:
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
         """Every chunk of one document, in document order (for showing a whole 办事指南)."""
-        return [c for c in self.chunks if c.doc_id == doc_id]
+        return [c for c, ok in zip(self.chunks, self.answerable, strict=True) if ok and c.doc_id == doc_id]
+
+    def catalogue_matches(self, query: str, k: int = 1) -> list[CatalogueHit]:
+        """依申请公开 documents whose stated title and keywords are closest to the question."""
+        usable = [
+            row
+            for row, entry in enumerate(self.catalogue)
+            if entry.status == disclosure.ANSWERABLE_STATUS and entry.disclosure == disclosure.BY_REQUEST
+        ]
+        if not usable or not query.strip():
+            return []
+        cosines = self.catalogue_vectors[usable] @ self._query_vector(query)
+        order = np.argsort(-cosines, kind="stable")[:k]
+        return [CatalogueHit(self.catalogue[usable[i]], round(float(cosines[i]), 4)) for i in order]
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """The query's vector; the answerer asks for it twice (passages, catalogue) per question."""
+        last = self._last_query
+        if last is not None and last[0] == query:
+            return last[1]
+        vector = self.embedder.embed_queries([query])[0]
+        self._last_query = (query, vector)
+        return vector
 
     def search(self, query: str, k: int = 10, per_doc: int = 1, mode: Mode = "hybrid") -> list[Hit]:
         if not self.chunks or not query.strip():
@@ -90,7 +142,7 @@ class Retriever:
         taken: dict[str, int] = {}
         for row, score, cosine in zip(rows, scores, relevance, strict=True):
             chunk = self.chunks[row]
-            if taken.get(chunk.doc_id, 0) >= per_doc:
+            if not self.answerable[row] or taken.get(chunk.doc_id, 0) >= per_doc:
                 continue
             taken[chunk.doc_id] = taken.get(chunk.doc_id, 0) + 1
             hits.append(
@@ -118,7 +170,7 @@ class Retriever:
         if mode == "bm25":
             rows, scores = self.bm25.search(query, n)
             return rows, scores, np.full(len(rows), np.nan)
-        query_vector = self.embedder.embed_queries([query])
+        query_vector = self._query_vector(query)[None, :]
         dense_scores, dense_rows = self._vector_index.search(query_vector, min(n, len(self.chunks)))
         dense_rows, dense_scores = dense_rows[0], dense_scores[0]
         keep = dense_rows >= 0
@@ -134,6 +186,10 @@ class Retriever:
         fused = self.fusion.dense_weight * _min_max(dense) + (1 - self.fusion.dense_weight) * _min_max(sparse)
         order = np.argsort(-fused, kind="stable")
         return rows[order], fused[order], dense[order]
+
+
+def _may_quote(chunk: Chunk) -> bool:
+    return disclosure.is_answerable(chunk.status, chunk.disclosure) and not disclosure.has_comment(chunk.text)
 
 
 def _min_max(values: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
-"""Turn the founding documents (../shared/seeds) into the Markdown corpus under knowledge/policy/.
+"""Turn the founding documents (knowledge/sources/) into the Markdown corpus under knowledge/policy/.
 
-The cleaning is the loaders' own, so `hotline index build ../shared/seeds` and the committed
-knowledge/policy/ files agree; this module only adds the curated metadata and writes Markdown.
+The cleaning is the loaders' own, so the seeds as loaded and the committed knowledge/policy/ files
+agree; this module only adds the curated metadata (seed-metadata.yml, which states every seed's
+status and 公开属性) and writes Markdown.
 """
 
 from __future__ import annotations

@@ -313,3 +313,22 @@ def test_phone_and_id_numbers_never_reach_the_logs(citizen, hotline_stack):
     assert number in log  # the filing was logged, by its number
     for secret in (phone, id_number, "139 8765 0123", "110105194912"):
         assert secret not in log
+
+
+def test_a_by_request_document_is_named_and_its_button_files_a_request_for_it(citizen, hotline_stack):
+    turn = citizen.say("社区卫生服务站搬到哪里去了")
+    assert turn["intent"]["name"] == "ask_service", turn
+    (answer,) = turn["messages"]
+    assert "依申请公开" in answer["text"] and "和平路" not in answer["text"] and not answer.get("citations")
+    button = next(b for b in answer["buttons"] if b["title"] == "申请公开这份文件")
+    turn = citizen.say(button["payload"])  # what the web page sends when the button is pressed
+    assert turn["intent"]["name"] == "disclosure_request"
+    assert "涉及哪个地区" in texts(turn)  # the document is already named: that question is not asked
+    for text in ["某区", "不限", "某市卫生健康委员会", "李四", "13912345678"]:
+        turn = citizen.say(text)
+    readback = texts(citizen.say("同意"))
+    reference = "《关于同意某区社区卫生服务站迁址的批复（示例）》（某卫基层函〔2026〕12号，（示例）某市卫生健康委员会）"
+    assert f"内容：申请公开{reference}" in readback
+    number = citizen.say("确认")["ticket_id"]
+    ticket = open_ticket_service(hotline_stack.database_url).get(number)
+    assert str(ticket.kind) == "disclosure_request" and ticket.description == f"申请公开{reference}"

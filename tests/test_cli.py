@@ -19,7 +19,8 @@ def test_build_then_query_round_trip(tmp_path, embedding_cache_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "blood-donation.md").write_text(
-        "---\ntitle: 无偿献血指南\nstatus: 生效\n---\n## 一、献血条件\n年满18周岁至55周岁的健康公民。\n\n"
+        "---\ntitle: 无偿献血指南\nstatus: 生效\ndisclosure: 主动公开\n---\n"
+        "## 一、献血条件\n年满18周岁至55周岁的健康公民。\n\n"
         "## 二、献血间隔\n两次全血献血间隔不少于6个月。",
         encoding="utf-8",
     )
@@ -38,12 +39,18 @@ def test_build_then_query_round_trip(tmp_path, embedding_cache_path):
         ),
         encoding="utf-8",
     )
+    # The records state no attributes: the folder's defaults give them. The draft states none at all.
+    (corpus / "_defaults.yml").write_text("disclosure: 主动公开\nstatus: 生效\n", encoding="utf-8")
+    drafts = corpus / "drafts"
+    drafts.mkdir()
+    (drafts / "draft.md").write_text("# 未定稿\n尚未确定公开属性的草稿。", encoding="utf-8")
     env = {"HOTLINE_EMBED_CACHE": str(embedding_cache_path)}
     out = tmp_path / "idx"
     build = _run(["index", "build", "--out", str(out), str(corpus)], env=env)
     assert build.returncode == 0, build.stderr
-    assert "documents: 3  chunks: 4  skipped: 1" in build.stdout
+    assert "documents: 3  chunks: 4  skipped: 2  catalogued (依申请公开, never quoted): 0" in build.stdout
     assert "faq.jsonl:3: a record must be a JSON object" in build.stderr
+    assert f"skipped {drafts / 'draft.md'}: 公开属性 unknown (not stated)" in build.stderr
     assert "embedding" in build.stderr  # the progress bar
 
     queries = [
@@ -76,13 +83,19 @@ def test_query_serves_a_thousand_queries_in_one_process(knowledge_index, embeddi
 
 
 def test_ensure_rebuilds_only_when_stale(tmp_path, embedding_cache_path):
-    (tmp_path / "a.md").write_text("---\ntitle: 甲\n---\n甲的内容。", encoding="utf-8")
+    front = "---\ntitle: 甲\nstatus: 生效\ndisclosure: 主动公开\n---\n"
+    (tmp_path / "a.md").write_text(front + "甲的内容。", encoding="utf-8")
     env = {"HOTLINE_EMBED_CACHE": str(embedding_cache_path)}
     args = ["index", "ensure", "--out", str(tmp_path / "idx"), str(tmp_path / "a.md")]
     assert "rebuilding" in _run(args, env=env).stdout
     assert "up to date" in _run(args, env=env).stdout
-    (tmp_path / "a.md").write_text("---\ntitle: 甲\n---\n甲的新内容。", encoding="utf-8")
+    (tmp_path / "a.md").write_text(front + "甲的新内容。", encoding="utf-8")
     assert "rebuilding" in _run(args, env=env).stdout
+    # An index of an older format (before chunks carried their attributes) is rebuilt, not served.
+    manifest = tmp_path / "idx" / "manifest.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format": 1}))
+    ensured = _run(args, env=env).stdout
+    assert "rebuilding" in ensured and "index format 1 is not 2" in ensured
 
 
 def test_missing_index_is_a_clear_error(tmp_path):
@@ -97,3 +110,15 @@ def test_ask_prints_passages_with_citations(knowledge_index):
     assert "问：卫生部对12320热线有什么要求" in result.stdout
     assert "卫生部关于深化卫生政务公开加强卫生政务服务的意见" in result.stdout
     assert "（八）充分发挥“12320”卫生热线作用 · 2012-03-21" in result.stdout
+
+
+def test_import_seeds_reads_the_committed_seeds_and_reproduces_the_policy_folder(tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [HOTLINE, "corpus", "import-seeds", "--out", str(tmp_path)], cwd=root, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    policy = sorted((root / "knowledge" / "policy").glob("*.md"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in policy]
+    for path in policy:
+        assert (tmp_path / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), path.name

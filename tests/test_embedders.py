@@ -70,7 +70,8 @@ def test_sentence_transformers_backend_builds_an_index(tiny_sentence_transformer
     from index.embedding_cache import EmbeddingCache
     from index.retriever import Retriever
 
-    (tmp_path / "a.md").write_text("---\ntitle: 献血\n---\n## 一、条件\n献血申请材料。", encoding="utf-8")
+    front = "---\ntitle: 献血\nstatus: 生效\ndisclosure: 主动公开\n---\n"
+    (tmp_path / "a.md").write_text(front + "## 一、条件\n献血申请材料。", encoding="utf-8")
     embedder = load_embedder(f"st:{tiny_sentence_transformer}")
     build_index([tmp_path / "a.md"], tmp_path / "idx", embedder, EmbeddingCache(None))
     hits = Retriever(tmp_path / "idx").search("献血", k=1)  # reloads the backend from the manifest

@@ -1,4 +1,4 @@
-"""`hotline tickets …`: the ticket store from a terminal (DATABASE_URL picks it, as everywhere else).
+"""`hotline tickets …`: the ticket store from a terminal, on the database every process reads (bot/settings.py).
 
 list, show and overdue print masked views; `token` issues and revokes operator API tokens; `audit` exports
 the 电子监察 log as JSON Lines.
@@ -30,7 +30,11 @@ from bot.tickets.workflow import status_label
 
 def register(commands: argparse._SubParsersAction) -> None:
     tickets = commands.add_parser("tickets", help="complaints, reports, suggestions and disclosure requests")
-    tickets.add_argument("--database-url", default=None, help="default: DATABASE_URL, else var/hotline.db")
+    tickets.add_argument(
+        "--database-url",
+        default=None,
+        help="default: $HOTLINE_DATABASE_URL or $DATABASE_URL, else $HOTLINE_VAR/hotline.db",
+    )
     sub = tickets.add_subparsers(dest="tickets_command", required=True)
 
     listing = sub.add_parser("list", help="newest first, personal data masked")

@@ -15,16 +15,10 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATABASE_PATH = ROOT / "var" / "hotline.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
 # An execution option for read-only work; see _begin.
 READ_ONLY = "hotline_read_only"
-
-
-def default_database_url() -> str:
-    return f"sqlite:///{DEFAULT_DATABASE_PATH}"
 
 
 def create_ticket_engine(database_url: str | URL) -> Engine:

@@ -26,12 +26,14 @@ logger = logging.getLogger(__name__)
 SHIPPED_CALENDARS = Path(__file__).resolve().parent / "calendars"
 
 # 15 working days is the usual 12345/12320 handling time; 依申请公开 gets 20 (政府信息公开条例 2019, Art. 33).
+# A message left for a call back is the hotline's own promise: a person calls back by the next working day.
 DEFAULT_DEADLINE_DAYS: Mapping[TicketKind, int] = MappingProxyType(
     {
         TicketKind.COMPLAINT: 15,
         TicketKind.REPORT: 15,
         TicketKind.SUGGESTION: 15,
         TicketKind.DISCLOSURE_REQUEST: 20,
+        TicketKind.CALLBACK: 1,
     }
 )
 
@@ -92,6 +94,21 @@ class DeadlinePolicy:
 
     def due_date(self, kind: TicketKind, received_on: date) -> date:
         return self.calendar.add_working_days(received_on, self.days_by_kind[kind])
+
+
+def configured_policy(days_by_kind: Mapping[str, int], extra_calendars: Iterable[Path] = ()) -> DeadlinePolicy:
+    """The policy for settings (HOTLINE_DEADLINE_DAYS, HOTLINE_HOLIDAY_CALENDARS): `days_by_kind` overrides the
+    defaults for the kinds it names, and `extra_calendars` join the shipped ones."""
+    extra = list(extra_calendars)
+    if not days_by_kind and not extra:
+        return DeadlinePolicy()
+    known = {kind.value for kind in TicketKind}
+    if unknown := sorted(set(days_by_kind) - known):
+        raise ValueError(f"deadline days for unknown ticket kinds {unknown}; the kinds are {sorted(known)}")
+    if any(days < 0 for days in days_by_kind.values()):
+        raise ValueError("deadline days must not be negative")
+    days = {**DEFAULT_DEADLINE_DAYS, **{TicketKind(kind): n for kind, n in days_by_kind.items()}}
+    return DeadlinePolicy(days, WorkingCalendar.from_files([*sorted(SHIPPED_CALENDARS.glob("cn-*.yml")), *extra]))
 
 
 @cache

@@ -8,12 +8,24 @@ from enum import StrEnum
 
 
 class TicketKind(StrEnum):
-    """What the citizen is filing: 投诉 / 举报 / 建议 / 依申请公开."""
+    """What the citizen is filing: 投诉 / 举报 / 建议 / 依申请公开 / 留言（回电）."""
 
     COMPLAINT = "complaint"
     REPORT = "report"
     SUGGESTION = "suggestion"
     DISCLOSURE_REQUEST = "disclosure_request"
+    #: A message left for a call back, e.g. while the assistant runs in reduced mode (Rasa down).
+    CALLBACK = "callback"
+
+
+#: What each kind is called when the citizen is told about it.
+KIND_LABELS: dict[TicketKind, str] = {
+    TicketKind.COMPLAINT: "投诉",
+    TicketKind.REPORT: "举报",
+    TicketKind.SUGGESTION: "建议",
+    TicketKind.DISCLOSURE_REQUEST: "政府信息公开申请",
+    TicketKind.CALLBACK: "留言（回电）",
+}
 
 
 class TicketStatus(StrEnum):

@@ -81,6 +81,15 @@ _PHONE_IN_TEXT = re.compile(
 _FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
 
 
+def find_phone(text: str) -> str | None:
+    """The first mainland phone number written anywhere in `text`, normalised; None if there is none."""
+    for match in _PHONE_IN_TEXT.finditer(text.translate(_FULLWIDTH_DIGITS)):
+        phone = normalize_mainland_phone(match.group())
+        if phone is not None:
+            return phone
+    return None
+
+
 def redact_numbers(text: str) -> str:
     """`text` with 身份证 and phone numbers replaced by [身份证号] and [电话]. Only 全角 digits are folded, so the
     rest of the text (its 全角 punctuation) stays as the citizen wrote it."""

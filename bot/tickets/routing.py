@@ -23,6 +23,8 @@ from bot.tickets.domain_classifier import DomainClassifier, load_classifier
 
 INTAKE_CENTRE = "12320 受理中心（待分派）"
 DISCLOSURE_OFFICE = "政府信息公开办公室"
+#: 留言回电: the hotline's own operators call the citizen back, whatever the topic.
+CALLBACK_DESK = "12320 热线坐席（留言回电）"
 TABLE_PATH = Path(__file__).with_name("routing_table.yml")
 TABLE_ENV = "HOTLINE_ROUTING_TABLE"
 
@@ -105,6 +107,8 @@ class DomainRouter:
         decision = self.route_text(f"{draft.description} {draft.subject}".strip())
         if draft.kind is TicketKind.DISCLOSURE_REQUEST:
             return RoutingDecision(decision.domain, self.table.disclosure, decision.confidence)
+        if draft.kind is TicketKind.CALLBACK:
+            return RoutingDecision(decision.domain, CALLBACK_DESK, decision.confidence)
         return decision
 
 
@@ -121,6 +125,7 @@ DEPARTMENT_BY_KIND: Mapping[TicketKind, str] = MappingProxyType(
         TicketKind.REPORT: INTAKE_CENTRE,
         TicketKind.SUGGESTION: INTAKE_CENTRE,
         TicketKind.DISCLOSURE_REQUEST: DISCLOSURE_OFFICE,
+        TicketKind.CALLBACK: CALLBACK_DESK,
     }
 )
 

@@ -22,8 +22,9 @@ from sqlalchemy import Engine, Select, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
+from bot.settings import Settings, load_settings
 from bot.tickets.database import READ_ONLY, create_ticket_engine, upgrade_schema
-from bot.tickets.deadlines import DeadlinePolicy
+from bot.tickets.deadlines import DeadlinePolicy, configured_policy
 from bot.tickets.domain import (
     RoutingDecision,
     TicketContactView,
@@ -39,7 +40,6 @@ from bot.tickets.models import AuditEntry, Hotspot, OutboxEvent, Ticket, TicketC
 from bot.tickets.numbering import business_day, next_number, parse_number
 from bot.tickets.privacy import mask_name, mask_phone, normalize_mainland_phone, phone_last4, redact_numbers
 from bot.tickets.routing import RoutingTable, load_routing_table, route
-from bot.tickets.settings import TicketSettings
 from bot.tickets.similarity import bigrams, jaccard
 from bot.tickets.workflow import ANSWERED, FINISHED, check_move
 
@@ -508,11 +508,19 @@ class TicketService:
 
 
 def open_ticket_service(
-    database_url: str | None = None, *, clock: Callable[[], datetime] = utc_now, router: Router = route
+    database_url: str | None = None,
+    *,
+    settings: Settings | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    router: Router = route,
 ) -> TicketService:
-    """A service on `database_url`, else DATABASE_URL, else var/hotline.db in the repo; migrates the schema first."""
-    settings = TicketSettings()
-    deadlines = settings.deadline_policy()  # a bad calendar or setting fails here, before any ticket is filed
+    """A service on `database_url`, else the settings' (bot/settings.py); migrates the schema first.
+
+    Without `settings` they are read from the environment now, so a bad setting fails here, before any ticket
+    is filed.
+    """
+    settings = settings or load_settings()
+    deadlines = configured_policy(settings.deadline_days, settings.holiday_calendars)  # a bad calendar fails here
     routing_table = load_routing_table()  # and so does a bad $HOTLINE_ROUTING_TABLE
     engine = create_ticket_engine(database_url or settings.database_url)
     try:

@@ -49,3 +49,32 @@ def test_trim_keeps_the_sentence_that_answers():
 
 def test_short_text_is_not_trimmed():
     assert trim_to_point("调解不收费。", "调解收费吗") == "调解不收费。"
+
+
+# The sample 依申请公开 document in knowledge/by-request/: named, never quoted.
+BY_REQUEST_TITLE = "关于同意某区社区卫生服务站迁址的批复（示例）"
+BY_REQUEST_BODY_PHRASES = ["和平路二十八号", "站点编号乙-03", "慢病随访点", "请示》收悉", "诊疗衔接"]
+
+
+@pytest.mark.parametrize("question", ["幸福里社区卫生服务站迁址的批复能给我看看吗", "社区卫生服务站搬迁有没有批复文件"])
+def test_a_by_request_document_is_named_and_the_request_offered_never_quoted(answerer, question):
+    answer = answerer.answer(question)
+    assert answer.kind == "by_request" and answer.found
+    assert answer.document is not None and answer.document.title == BY_REQUEST_TITLE
+    for stated in (BY_REQUEST_TITLE, "某卫基层函〔2026〕12号", "（示例）某市卫生健康委员会", "依申请公开"):
+        assert stated in answer.text
+    assert not any(phrase in answer.text for phrase in BY_REQUEST_BODY_PHRASES)
+    assert answer.citations == []  # nothing is quoted, so nothing is cited
+
+
+def test_a_by_request_document_never_reaches_the_passages(retriever):
+    for question in ["幸福里社区卫生服务站迁至和平路二十八号", "站点编号乙-03迁址", "社区卫生服务站迁址的批复"]:
+        for hit in retriever.search(question, k=10, per_doc=5):
+            assert hit.doc_id != "health-station-relocation-approval"
+            assert not any(phrase in hit.text for phrase in BY_REQUEST_BODY_PHRASES)
+    assert retriever.document_chunks("health-station-relocation-approval") == []
+
+
+def test_a_question_answered_by_a_public_passage_is_not_sent_to_a_request(answerer):
+    for question in ["被狗咬了怎么办", "怎么申请政府信息公开", "医疗机构变更执业地址怎么办"]:
+        assert answerer.answer(question).kind in ("passage", "service_guide"), question

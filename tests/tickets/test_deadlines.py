@@ -118,3 +118,6 @@ def test_deadlines_and_calendars_are_configured_from_the_environment(
     monkeypatch.setenv("HOTLINE_DEADLINE_DAYS", '{"complaint": -3}')
     with pytest.raises(ValueError, match="negative"):
         open_ticket_service(f"sqlite:///{tmp_path / 'hotline.db'}")
+    monkeypatch.setenv("HOTLINE_DEADLINE_DAYS", '{"complaints": 3}')
+    with pytest.raises(ValueError, match=r"unknown ticket kinds \['complaints'\]"):
+        open_ticket_service(f"sqlite:///{tmp_path / 'hotline.db'}")

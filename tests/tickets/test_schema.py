@@ -8,14 +8,9 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect
 
+from bot.settings import ROOT, load_settings
 from bot.tickets import open_ticket_service
-from bot.tickets.database import (
-    ROOT,
-    alembic_config,
-    create_ticket_engine,
-    default_database_url,
-    upgrade_schema,
-)
+from bot.tickets.database import alembic_config, create_ticket_engine, upgrade_schema
 
 TABLES = {
     "tickets",
@@ -29,6 +24,7 @@ TABLES = {
     "conversations",
     "held_messages",
     "rate_limits",
+    "ticket_acknowledgements",
     "alembic_version",
 }
 
@@ -69,8 +65,10 @@ def test_database_url_comes_from_the_environment(tmp_path: Path, monkeypatch: py
     assert (tmp_path / "from-env.db").exists()
 
 
-def test_default_database_is_var_hotline_db_in_the_repo() -> None:
-    assert default_database_url() == f"sqlite:///{ROOT / 'var' / 'hotline.db'}"
+def test_default_database_is_var_hotline_db_in_the_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    for variable in ("DATABASE_URL", "HOTLINE_DATABASE_URL", "HOTLINE_VAR"):
+        monkeypatch.delenv(variable, raising=False)
+    assert load_settings().database_url == f"sqlite:///{ROOT / 'var' / 'hotline.db'}"
     assert (ROOT / "pyproject.toml").exists()
 
 

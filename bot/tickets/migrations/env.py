@@ -1,7 +1,8 @@
 """Alembic environment: migrations run in one transaction, and one process at a time.
 
 `upgrade_schema` passes its own connection in `config.attributes`; the `alembic` command line (run from the
-repo root with `-c` pointing at a config whose script_location is this directory) falls back to DATABASE_URL.
+repo root with `-c` pointing at a config whose script_location is this directory) falls back to the
+settings' database (bot/settings.py: HOTLINE_DATABASE_URL or DATABASE_URL).
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-# Their tables share Base.metadata (one database for the gateway and the action server): ownership and
-# conversation ids, and the limiter of ticket checks.
+# The gateway's tables share Base.metadata: one database, one schema history (ownership and conversation ids,
+# receipts, the limiter of ticket checks shared with the action server).
 import bot.ownership
-import bot.ratelimit  # noqa: F401
+import bot.ratelimit
+import bot.receipts  # noqa: F401
+from bot.settings import load_settings
 from bot.tickets.database import create_ticket_engine
 from bot.tickets.models import Base
-from bot.tickets.settings import TicketSettings
 
 # Any constant works; it only has to be the same in every process that migrates this database.
 _MIGRATION_LOCK_ID = 12320_0001
@@ -45,7 +47,7 @@ def main() -> None:
     if connection is not None:
         run_migrations(connection)
         return
-    engine = create_ticket_engine(context.config.get_main_option("sqlalchemy.url") or TicketSettings().database_url)
+    engine = create_ticket_engine(context.config.get_main_option("sqlalchemy.url") or load_settings().database_url)
     try:
         with engine.connect() as own_connection:
             run_migrations(own_connection)
