@@ -8,6 +8,7 @@ and strict about what a ticket needs: a real mainland phone number and an explic
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -18,10 +19,13 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions.replies import HUMAN_BUTTON, REQUESTED_DOCUMENT, channel_of, latest_user_text, user_metadata, utter
 from bot.emergency import is_emergency
+from bot.ownership import OwnershipStore
 from bot.ratelimit import AttemptLimiter, ticket_check_keys, ticket_check_policy
+from bot.redaction import PERSONAL_SLOTS, personal_values, personal_values_from_slots
 from bot.settings import get_settings
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
 from bot.tickets.domain import KIND_LABELS
@@ -44,6 +48,7 @@ FORM_SLOTS = (*ANSWER_SLOTS, "ticket_cancelled", REQUESTED_DOCUMENT)
 #: A document reference from a request button is the citizen's own payload: kept short.
 REQUESTED_DOCUMENT_MAX_CHARS = 200
 TICKET_ID = re.compile(r"12320-\d{8}-\d{6}")
+logger = logging.getLogger(__name__)
 
 _CANCEL = re.compile(r"^(取消|算了|不办了|不用了|不要了|不登记了|不投诉了|不举报了|退出)[。！!.]*$")
 _UNKNOWN = re.compile(r"^(不清楚|不知道|不记得|忘了|记不清|没有|无|不涉及|不限|没)[了。！!.]*$")
@@ -299,6 +304,7 @@ class ActionSubmitTicket(Action):
             **fields,
         )
         receipt = ticket_service().create(draft)  # committed before the citizen hears the number
+        redact_held_messages(tracker)  # Rasa's tracker store redacts the conversation when it saves this turn
         due = f"{receipt.due_date.year}年{receipt.due_date.month}月{receipt.due_date.day}日"
         if receipt.linked:
             utter(
@@ -316,6 +322,17 @@ class ActionSubmitTicket(Action):
             ticket_id=receipt.number,
         )
         return [*reset, SlotSet("filed_ticket", receipt.number)]
+
+
+def redact_held_messages(tracker: Tracker) -> None:
+    """The ticket store now holds what the form took down: the messages held for a human keep placeholders."""
+    values = personal_values(tracker.events)  # a cancelled attempt's answers too
+    values.update(personal_values_from_slots({slot: tracker.get_slot(slot) for slot in PERSONAL_SLOTS}))
+    try:
+        OwnershipStore(ticket_service().engine).redact_held(tracker.sender_id, values)
+    except SQLAlchemyError as error:
+        # The ticket is filed and the citizen gets its number; the retention purge clears the text later.
+        logger.error("held messages not redacted after a filing (%s)", type(error).__name__)
 
 
 class ValidateQueryTicketForm(FormValidationAction):

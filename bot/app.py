@@ -1,10 +1,12 @@
-"""The gateway (FastAPI): channels, the conversation core, the ticket API, and the outbox webhook in the background."""
+"""The gateway (FastAPI): channels, the conversation core, the ticket API, and in the background the outbox
+webhook and the daily retention purge."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
+from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
@@ -23,6 +25,7 @@ from bot.ownership import OwnershipStore
 from bot.rasa_client import RasaClient
 from bot.ratelimit import AttemptLimiter, ticket_check_policy
 from bot.reduced_mode import ReducedMode
+from bot.retention import ConversationRetention, purging
 from bot.settings import Settings, get_settings
 from bot.supervisor import free_port, wait_for_http
 from bot.tickets.outbox import OutboxDispatcher, dispatching
@@ -61,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.conversations = ConversationRegistry(ticket_service.engine)
         # Shared with the action server's status query through the database: one count per client.
         app.state.citizen_checks = AttemptLimiter(ticket_service.engine, ticket_check_policy(settings))
-        async with _webhooks(settings, ticket_service.engine):
+        async with _webhooks(settings, ticket_service.engine), _retention(settings, ticket_service.engine):
             yield
         await rasa.aclose()
         ticket_service.close()
@@ -115,6 +118,12 @@ def _webhooks(settings: Settings, engine: Engine) -> AbstractAsyncContextManager
         engine, settings.webhook_url, settings.webhook_secret.get_secret_value(), timeout_s=settings.webhook_timeout_s
     )
     return dispatching(dispatcher, settings.webhook_interval_s)
+
+
+def _retention(settings: Settings, engine: Engine) -> AbstractAsyncContextManager[object]:
+    """The retention purge at startup and then every HOTLINE_PURGE_INTERVAL_S (a day) while the gateway runs."""
+    retention = ConversationRetention(engine, settings.tracker_database_url)
+    return purging(retention, timedelta(days=settings.retention_days), settings.purge_interval_s)
 
 
 @contextmanager

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from bot import nlu, up
+from bot import nlu, retention, up
 from bot.tickets import cli as tickets_cli
 from index import cli as index_cli
 
@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     nlu.register(commands)
     up.register(commands)
     tickets_cli.register(commands)
+    retention.register(commands)
     args = parser.parse_args(argv)
     index_cli.configure_logging(args.verbose)
     try:

@@ -1,7 +1,8 @@
 """Who owns a conversation: the bot, the handoff queue, or an operator (所有权只在一处判定).
 
 Before a message reaches Rasa, the gateway asks here. While the queue or an operator owns the
-conversation the bot is not called, and the citizen's messages are kept for the human.
+conversation the bot is not called, and the citizen's messages are kept for the human. Kept text follows the
+privacy rule (bot/redaction.py): blanked once a ticket holds it, cleared after the retention period.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Engine, Integer, String, Text, select
+from sqlalchemy import Engine, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from bot.redaction import Values, redact_citizen_text
 from bot.tickets.database import READ_ONLY
 from bot.tickets.models import Base, UTCDateTime
 
@@ -134,3 +136,25 @@ class OwnershipStore:
                 select(HeldMessageRow).where(HeldMessageRow.sender_id == sender_id).order_by(HeldMessageRow.id)
             )
             return [row.text for row in rows]
+
+    def redact_held(self, sender_id: str, values: Values) -> int:
+        """Blank `values` (a filed ticket's, bot.redaction) and any phone or 身份证 number in the conversation's
+        held messages; returns how many changed."""
+        changed = 0
+        with Session(self.engine) as session, session.begin():
+            for row in session.scalars(select(HeldMessageRow).where(HeldMessageRow.sender_id == sender_id)):
+                redacted = redact_citizen_text(row.text, values)
+                if redacted != row.text:
+                    row.text, changed = redacted, changed + 1
+        return changed
+
+    def clear_held_before(self, cutoff: datetime) -> int:
+        """Retention: the text of messages held before `cutoff` goes, the rows (when, for whom) stay for counting."""
+        with Session(self.engine) as session, session.begin():
+            result = session.execute(
+                update(HeldMessageRow)
+                .where(HeldMessageRow.received_at < cutoff, HeldMessageRow.text != "")
+                .values(text="")
+                .execution_options(synchronize_session=False)
+            )
+            return int(result.rowcount or 0)

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     ticket_check_limit: int = Field(default=5, ge=1)
     ticket_check_window_s: float = Field(default=900.0, gt=0)
     ticket_check_lockout_s: float | None = Field(default=None, gt=0)
+    #: Rasa's tracker database, where the retention purge anonymises old conversations.
+    #: <var>/rasa-trackers.db by default, where `hotline up` has Rasa keep them (HOTLINE_TRACKER_DB, bot/nlu.py).
+    tracker_database_url: str = Field(default="", repr=False)
+    #: 保存期限: conversation text older than this is anonymised (bot/retention.py); statistics stay.
+    retention_days: int = Field(default=180, ge=1)
+    #: How often the gateway runs the retention purge (the first run is at startup).
+    purge_interval_s: float = Field(default=86_400.0, gt=0)
 
     @field_validator("var")
     @classmethod
@@ -104,6 +111,7 @@ class Settings(BaseSettings):
         if plain and prefixed and not _same_url(plain, prefixed):
             raise ValueError("HOTLINE_DATABASE_URL and DATABASE_URL name different databases: set only one")
         self.database_url = prefixed or plain or f"sqlite:///{self.var / 'hotline.db'}"
+        self.tracker_database_url = self.tracker_database_url or f"sqlite:///{self.var / 'rasa-trackers.db'}"
         return self
 
     @property

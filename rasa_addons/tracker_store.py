@@ -10,6 +10,11 @@ Durability is unchanged: `save` returns only after the commit, so a reply is nev
 whose events are not stored, and a restarted Rasa reads the conversation back from SQL on a miss.
 The cache is per process, which is safe as long as each sender's turns reach one Rasa process (the
 gateway pins senders to workers; the in-memory lock store relies on the same thing).
+
+Privacy (bot/redaction.py): the turn that files a ticket (it sets `filed_ticket`) is saved together with a
+rewrite of every stored event of the conversation, all sessions, in which the name, phone and story now held by
+the ticket store are replaced by placeholders and phone and 身份证 numbers are blanked; later turns of that
+session are stored with numbers blanked in what the citizen types.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import Event, SessionStarted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+from bot.redaction import FILED_TICKET_SLOT, personal_values, redact_event
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -83,10 +90,12 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         cached = self._cache.get(tracker.sender_id)
         known = cached.stored if cached is not None and cached.tracker is tracker else None
         events = list(tracker.events)
-        await self._in_sql_thread(lambda: self._append(tracker.sender_id, events, known))
-        if _holds_an_earlier_session(events):
-            # A new session began: SQL now serves only that one, so the next turn reads it from there, as
-            # with SQLTrackerStore, instead of carrying the earlier sessions in memory.
+        after_filing = tracker.get_slot(FILED_TICKET_SLOT) is not None
+        rewritten = await self._in_sql_thread(lambda: self._append(tracker.sender_id, events, known, after_filing))
+        if rewritten or _holds_an_earlier_session(events):
+            # Redacted, SQL is the truth, and the tracker in memory still holds what was redacted. Or a new
+            # session began: SQL now serves only that one, so the next turn reads it from there, as with
+            # SQLTrackerStore, instead of carrying the earlier sessions in memory.
             self._cache.pop(tracker.sender_id, None)
             return
         self._remember(tracker, stored=len(events))
@@ -123,12 +132,20 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
             return [json.loads(row.data) for row in rows]
 
-    def _append(self, sender_id: str, events: list[Event], known: int | None) -> None:
+    def _append(self, sender_id: str, events: list[Event], known: int | None, after_filing: bool) -> bool:
+        """Store the events not stored yet; True if this turn filed a ticket and the conversation was redacted."""
         with self.session_scope() as session:
             # Not a tracker we handed out (a new conversation, an HTTP API edit): count, as SQLTrackerStore does.
             start = known if known is not None else self._event_query(session, sender_id, False).count()
-            for event in events[start:]:
-                data = event.as_dict()
+            new = [(event, event.as_dict()) for event in events[start:]]
+            rewritten = any(_files_a_ticket(data) for _, data in new)
+            if rewritten:
+                values = self._redact_stored(session, sender_id, [data for _, data in new])
+                new = [(event, redact_event(data, values)) for event, data in new]
+            elif after_filing:
+                # The slots stay: a form in progress must survive a restart; its own filing redacts them.
+                new = [(event, redact_event(data, {}, slot_values=False)) for event, data in new]
+            for event, data in new:
                 session.add(
                     self.SQLEvent(
                         sender_id=sender_id,
@@ -140,3 +157,20 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                     )
                 )
             session.commit()
+            return rewritten
+
+    def _redact_stored(self, session: sa.orm.Session, sender_id: str, new: list[dict[str, Any]]) -> dict[str, str]:
+        """Rewrite the conversation's stored events, every session, with its personal values blanked; returns the
+        values (from its slot events, stored and `new`)."""
+        rows = session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).all()
+        stored = [(row, json.loads(row.data)) for row in rows]
+        values = personal_values([*(data for _, data in stored), *new])
+        for row, data in stored:
+            redacted = redact_event(data, values)
+            if redacted != data:
+                row.data = json.dumps(redacted)
+        return values
+
+
+def _files_a_ticket(data: dict[str, Any]) -> bool:
+    return data.get("event") == "slot" and data.get("name") == FILED_TICKET_SLOT and data.get("value") is not None

@@ -106,7 +106,8 @@ class TicketFilter:
 
 @dataclass(frozen=True)
 class TicketView:
-    """A ticket as shown in a conversation: personal data masked (139****5678, 张*)."""
+    """A ticket as shown in a conversation, a listing or an export: personal data masked (139****5678, 张*), and
+    phone and 身份证 numbers blanked in what the citizen wrote (TicketContactView has it as written)."""
 
     number: str
     kind: TicketKind
@@ -133,9 +134,14 @@ class TicketView:
 
 @dataclass(frozen=True)
 class TicketContactView:
-    """The unmasked contact, for the operator who calls the citizen back. Reading it is audited."""
+    """The unmasked contact, for the operator who calls the citizen back, and the citizen's own words as they
+    gave them (every other view blanks phone and 身份证 numbers in them). Reading it is audited."""
 
     number: str
     name: str | None = field(repr=False)
     phone: str = field(repr=False)
     consent_to_contact: bool
+    description: str = field(repr=False)
+    location: str = field(repr=False)
+    occurred_at: str = field(repr=False)
+    subject: str = field(repr=False)

@@ -36,15 +36,14 @@ ticket. There is no order across tickets.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import logging
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,6 +51,7 @@ import httpx
 from sqlalchemy import Engine, Row, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.background import in_background, run_every
 from bot.tickets.database import READ_ONLY
 from bot.tickets.models import OutboxEvent
 from bot.tickets.service import utc_now
@@ -341,35 +341,19 @@ def _longest_timeout(timeout: httpx.Timeout, default: float) -> float:
 
 
 async def run_dispatcher(dispatcher: OutboxDispatcher, interval_s: float) -> None:
-    """Deliver what is due every `interval_s` seconds until cancelled. A failed round (the database away) is
-    logged and tried again next time. The rounds run in a worker thread, since the engine and client block; on
-    cancellation the round in flight finishes its current request and hands its other rows back."""
-    while True:
-        round_in_flight = asyncio.ensure_future(asyncio.to_thread(dispatcher.deliver_due))
-        try:
-            report = await asyncio.shield(round_in_flight)
-        except asyncio.CancelledError:
-            dispatcher.stop()
-            with suppress(Exception):
-                await round_in_flight
-            raise
-        except Exception as error:
-            # The type only: a database error's text quotes the statement's parameters, i.e. citizens' text.
-            logger.error("webhook round failed (%s); next try in %.0f s", type(error).__name__, interval_s)
-        else:
-            if report.delivered or report.failed:
-                logger.info("webhooks: %d delivered, %d failed", len(report.delivered), len(report.failed))
-        await asyncio.sleep(interval_s)
+    """Deliver what is due every `interval_s` seconds until cancelled (bot/background.py: a failed round is tried
+    again next time; on cancellation the round in flight finishes its current request and hands its other rows
+    back)."""
+    await run_every(interval_s, dispatcher.deliver_due, what="webhook round", stop=dispatcher.stop, done=_log_round)
 
 
-@asynccontextmanager
-async def dispatching(dispatcher: OutboxDispatcher, interval_s: float) -> AsyncIterator[None]:
+def _log_round(report: DeliveryReport) -> None:
+    if report.delivered or report.failed:
+        logger.info("webhooks: %d delivered, %d failed", len(report.delivered), len(report.failed))
+
+
+def dispatching(dispatcher: OutboxDispatcher, interval_s: float) -> AbstractAsyncContextManager[None]:
     """Run `dispatcher` in the background for the duration of the block; stop it cleanly and close it after."""
-    task = asyncio.create_task(run_dispatcher(dispatcher, interval_s), name="outbox-dispatcher")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
-        dispatcher.close()
+    return in_background(
+        lambda: run_dispatcher(dispatcher, interval_s), name="outbox-dispatcher", close=dispatcher.close
+    )

@@ -1,13 +1,18 @@
 """Personal data helpers: normalise what a citizen typed into one phone format, mask it for display, and
-blank personal numbers out of free text that leaves the system (training exports).
+blank personal numbers out of free text that leaves the system (views, exports, webhooks).
 
 The form validators call `normalize_mainland_phone`; views call the maskers. Nothing here logs.
+`redact_numbers` lives in bot/redaction.py, which Rasa's tracker store shares; it is re-exported here.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+from bot.redaction import phone_numbers_in, redact_numbers
+
+__all__ = ["find_phone", "mask_name", "mask_phone", "normalize_mainland_phone", "phone_last4", "redact_numbers"]
 
 # What may separate digit groups once NFKC has folded 全角 characters: spaces and the dashes people type.
 _SEPARATORS = re.compile(r"[\s\-‐‑‒–—―]+")
@@ -69,29 +74,10 @@ def phone_last4(phone: str) -> str:
     return re.sub(r"\D", "", phone)[-4:]
 
 
-# In running text: an 18-character 身份证 number, a mobile, or a landline with its area code; digit runs around
-# them must not continue the match (an order number that contains eleven phone-like digits is left alone).
-_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-_PHONE_IN_TEXT = re.compile(
-    r"(?<!\d)(?:"
-    r"(?:(?:\+|00)?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}"  # a mobile, maybe with +86, in groups of 3-4-4
-    r"|0\d{2,3}-?[1-9]\d{6,7}"  # a landline with its area code
-    r")(?!\d)"
-)
-_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９Ｘｘ", "0123456789Xx")
-
-
 def find_phone(text: str) -> str | None:
     """The first mainland phone number written anywhere in `text`, normalised; None if there is none."""
-    for match in _PHONE_IN_TEXT.finditer(text.translate(_FULLWIDTH_DIGITS)):
-        phone = normalize_mainland_phone(match.group())
+    for candidate in phone_numbers_in(text):
+        phone = normalize_mainland_phone(candidate)
         if phone is not None:
             return phone
     return None
-
-
-def redact_numbers(text: str) -> str:
-    """`text` with 身份证 and phone numbers replaced by [身份证号] and [电话]. Only 全角 digits are folded, so the
-    rest of the text (its 全角 punctuation) stays as the citizen wrote it."""
-    folded = text.translate(_FULLWIDTH_DIGITS)
-    return _PHONE_IN_TEXT.sub("[电话]", _ID_IN_TEXT.sub("[身份证号]", folded))

@@ -330,7 +330,7 @@ class TicketService:
         for spot, number in rows:
             grouped.setdefault(spot.id, (spot, []))[1].append(number)
         views = [
-            HotspotView(spot.id, spot.domain, spot.title, tuple(numbers))
+            HotspotView(spot.id, spot.domain, redact_numbers(spot.title), tuple(numbers))
             for spot, numbers in grouped.values()
             if len(numbers) >= min_tickets
         ]
@@ -375,12 +375,22 @@ class TicketService:
     # --- an office works the ticket ------------------------------------------------------------------------
 
     def contact(self, number: str, actor: str) -> TicketContactView:
-        """The unmasked name and phone, for calling the citizen back. Every read is written to the audit log."""
+        """The unmasked name and phone, for calling the citizen back, and the citizen's text unredacted: the one
+        way to read them. Every read is written to the audit log."""
         with self._write_sessions.begin() as session:
             ticket = self._require(session, number)
             _audit(session, ticket, actor, "view_contact", None, None, self._now())
             contact = ticket.contact
-            return TicketContactView(ticket.number, contact.name, contact.phone, contact.consent_to_contact)
+            return TicketContactView(
+                ticket.number,
+                contact.name,
+                contact.phone,
+                contact.consent_to_contact,
+                description=ticket.description,
+                location=ticket.location,
+                occurred_at=ticket.occurred_at,
+                subject=ticket.subject,
+            )
 
     def assign(
         self,
@@ -574,7 +584,8 @@ def _enqueue(session: Session, event_name: str, ticket: Ticket, now: datetime) -
 
 
 def _webhook_ticket(ticket: Ticket) -> dict[str, Any]:
-    # The external system gets the masked phone: whoever calls back reads the contact through the audited API.
+    # The external system gets the masked phone and the text with numbers blanked: whoever calls back reads the
+    # contact, and the text as written, through the audited API.
     return {
         "number": ticket.number,
         "kind": str(ticket.kind),
@@ -585,10 +596,7 @@ def _webhook_ticket(ticket: Ticket) -> dict[str, Any]:
         "due_date": ticket.due_date.isoformat(),
         "created_at": ticket.created_at.isoformat(),
         "channel": ticket.channel,
-        "description": ticket.description,
-        "location": ticket.location,
-        "occurred_at": ticket.occurred_at,
-        "subject": ticket.subject,
+        **_citizen_text(ticket),
         "phone_masked": mask_phone(ticket.contact.phone),
         "hotspot_id": ticket.hotspot_id,
         "satisfaction": ticket.satisfaction,
@@ -675,10 +683,7 @@ def _view(ticket: Ticket) -> TicketView:
         department=ticket.department,
         due_date=ticket.due_date,
         created_at=ticket.created_at,
-        description=ticket.description,
-        location=ticket.location,
-        occurred_at=ticket.occurred_at,
-        subject=ticket.subject,
+        **_citizen_text(ticket),
         name_masked=mask_name(contact.name),
         phone_masked=mask_phone(contact.phone),
         consent_to_contact=contact.consent_to_contact,
@@ -689,5 +694,19 @@ def _view(ticket: Ticket) -> TicketView:
         hotspot_id=ticket.hotspot_id,
         satisfaction=ticket.satisfaction,
         satisfaction_comment=ticket.satisfaction_comment,
-        messages=tuple(TicketMessageView(m.kind, m.author, m.body, m.at) for m in ticket.messages),
+        messages=tuple(
+            # A followup is the citizen's own words again; a reply is the office's, whose numbers are meant.
+            TicketMessageView(m.kind, m.author, redact_numbers(m.body) if m.kind == "followup" else m.body, m.at)
+            for m in ticket.messages
+        ),
     )
+
+
+def _citizen_text(ticket: Ticket) -> dict[str, str]:
+    """What the citizen wrote, as every view and the webhook carry it: phone and 身份证 numbers blanked."""
+    return {
+        "description": redact_numbers(ticket.description),
+        "location": redact_numbers(ticket.location),
+        "occurred_at": redact_numbers(ticket.occurred_at),
+        "subject": redact_numbers(ticket.subject),
+    }

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ import pytest
 from bot import nlu
 from bot.supervisor import free_port, wait_for_http
 from bot.up import Ports, RasaOptions, services
+from tests.rasa_addons.trackers import rasa_python, run_in_rasa, tracker_database
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,13 +83,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-def rasa_python() -> Path:
-    python = nlu.rasa_venv() / "bin" / "python"
-    if not python.exists():
-        pytest.skip("run `make setup` to create .venv-rasa")
-    return python
 
 
 @pytest.mark.parametrize("mode", ["fsync", "wal"])
@@ -159,3 +154,78 @@ def test_a_conversation_survives_a_rasa_restart(tmp_path, trained_model):
     # One session: the restarted Rasa continued the stored conversation instead of starting a new one.
     assert kinds.count("session_started") == 1, kinds
     assert texts == ["您好", "谢谢"]  # each stored once
+
+
+# The form's answers, a cancelled attempt in an earlier session, and the filing turn, as Rasa's events.
+REDACTION_SCRIPT = """
+url = sys.argv[1]
+NUMBER = "12320-20261123-000001"
+STORY = "市第三医院挂号处多收费，我身份证11010519491231002X"
+
+async def turn(store, sender, *events):
+    tracker = await store.get_or_create_tracker(sender)
+    for event in events:
+        tracker.update(event)
+    await store.save(tracker)
+    return tracker
+
+async def main():
+    store = store_for(url)
+    # Session 1: a story with a name and a number, an address, then 取消. Nothing is filed: all of it stays.
+    await turn(store, "c1", UserUttered("我要投诉，我叫张三，电话13987650123", intent("complaint")),
+               SlotSet("description", "我叫张三，电话13987650123"), BotUttered("发生在什么地方？"),
+               UserUttered("幸福路12号3单元", intent("inform")), SlotSet("location", "幸福路12号3单元"),
+               UserUttered("取消", intent("deny")), SlotSet("location", None), SlotSet("ticket_cancelled", True))
+    await turn(store, "c1", SessionStarted(), ActionExecuted("action_listen"))
+    # Session 2: the form, read back, then filed. Another citizen's conversation runs alongside.
+    await turn(store, "c1", UserUttered(STORY, intent("complaint")), SlotSet("description", STORY))
+    await turn(store, "c2", UserUttered("我叫李四，电话13600001111", intent("inform")), SlotSet("phone", "13600001111"))
+    await turn(store, "c1", UserUttered("王小明", intent("inform")), SlotSet("contact_name", "王小明"))
+    await turn(store, "c1", UserUttered("+86 139 8765 0123", intent("inform")), SlotSet("phone", "13987650123"),
+               BotUttered(f"请核对：\\n内容：{STORY}\\n姓名：王小明\\n联系电话：139****0123"))
+    before = stored(store, "c1")
+    assert any("王小明" in json.dumps(e, ensure_ascii=False) for e in before), "redacted before the filing"
+    filing = [UserUttered("确认", intent("affirm")), SlotSet("confirmed", "yes"),
+              *[SlotSet(slot, None) for slot in ("description", "contact_name", "phone", "confirmed")],
+              SlotSet("filed_ticket", NUMBER), BotUttered(f"已受理您的投诉，工单号：{NUMBER}。")]
+    filed = await turn(store, "c1", *filing)
+
+    after = stored(store, "c1")
+    assert len(after) == len(before) + len(filing), "rewritten in place, nothing added or lost"
+    text = json.dumps(after, ensure_ascii=False)
+    for secret in ("13987650123", "139 8765 0123", "110105194912", "王小明", "张三", "幸福路12号", "挂号处多收费"):
+        assert secret not in text, secret
+    assert "139****0123" in text and NUMBER in text  # the read-back's masked phone and the ticket number stay
+    users = [e["text"] for e in after if e["event"] == "user"]
+    assert users == ["我要投诉，[内容]", "[地点]", "取消", "[内容]", "[姓名]", "[电话]", "确认"], users
+    assert {e["value"] for e in after if e["event"] == "slot" and e["name"] == "contact_name"} == {"[姓名]", None}
+
+    # The tracker is read back from SQL, redacted, and the turn's result is still there for the channel.
+    again = await store.retrieve("c1")
+    assert again is not filed and again.get_slot("filed_ticket") == NUMBER
+    assert again.events[-1].text.startswith("已受理")
+
+    # Later in that session, a number typed is stored blanked; a new form's answers stay until it is filed.
+    later = await turn(store, "c1", UserUttered("我的电话是13987650123，什么时候回电？", intent("inform")),
+                       SlotSet("phone", "13512345678"))
+    assert later.latest_message.text.startswith("我的电话是1398765"), "the tracker in use keeps what was said"
+    last = stored(store, "c1")[-2:]
+    assert last[0]["text"] == "我的电话是[电话]，什么时候回电？" and last[1]["value"] == "13512345678", last
+    restarted = await store_for(url).retrieve("c1")
+    assert restarted.get_slot("phone") == "13512345678"
+
+    # The other conversation filed nothing: untouched.
+    assert "13600001111" in json.dumps(stored(store, "c2"), ensure_ascii=False)
+    print("ok")
+
+asyncio.run(main())
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tracker_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from tracker_database(request.param, tmp_path)
+
+
+def test_filing_a_ticket_redacts_the_stored_conversation(tracker_database_url: str) -> None:
+    run_in_rasa(REDACTION_SCRIPT, tracker_database_url)

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from bot.app import serve_in_thread
 from bot.auth import Role, TokenStore
 from bot.settings import Settings
 from bot.supervisor import free_port
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
+from bot.tickets.models import OutboxEvent
 
 MakeDraft = Callable[..., TicketDraft]
 
@@ -168,6 +170,32 @@ def test_csv_export_is_masked_excel_friendly_and_filtered(gateway: Gateway, make
     assert {row["phone_masked"] for row in rows} == {"139****0000", "139****0001", "139****0002"}
     assert rows[0]["status_label"] == "已受理"
     assert "13912340000" not in response.text
+
+
+def test_numbers_in_the_citizens_text_are_blanked_everywhere_but_the_audited_read(
+    gateway: Gateway, make_draft: MakeDraft
+) -> None:
+    story = "医院多收费，我身份证11010519491231002X，电话139 8765 0123，家住幸福路"
+    number = gateway.store.create(make_draft(description=story, subject="收费员，电话010-87654321")).number
+    blanked = "医院多收费，我身份证[身份证号]，电话[电话]，家住幸福路"
+    with gateway.client() as client:
+        auth = gateway.operator
+        shown = client.get(f"/api/tickets/{number}", headers=auth).json()
+        listed = client.get("/api/tickets", headers=auth).json()["items"][0]
+        exported = client.get("/api/tickets/export.csv", headers=auth)
+        row = next(csv.DictReader(io.StringIO(exported.content.decode("utf-8-sig"))))
+        contact = client.get(f"/api/tickets/{number}/contact", headers=auth).json()
+        audit = client.get("/api/audit/export", params={"ticket": number}, headers=gateway.supervisor).text
+    with gateway.store.engine.connect() as connection:
+        payloads = [json.loads(p) for (p,) in connection.execute(select(OutboxEvent.payload))]
+    webhook = payloads[0]["ticket"]
+    for view in (shown, listed, row, webhook):
+        assert (view["description"], view["subject"]) == (blanked, "收费员，电话[电话]")
+    for text in (json.dumps([shown, listed, payloads], ensure_ascii=False), exported.text):
+        assert "11010519491231002X" not in text and "8765" not in text and "87654321" not in text
+    # The one way to the text as written: the contact read, which the audit log records.
+    assert (contact["description"], contact["subject"]) == (story, "收费员，电话010-87654321")
+    assert [json.loads(line)["action"] for line in audit.splitlines()][-1] == "view_contact"
 
 
 def test_a_citizen_rates_a_closed_ticket_with_number_and_last_four(gateway: Gateway, make_draft: MakeDraft) -> None:
