@@ -27,7 +27,7 @@ def stored_conversation(tracker_db: str, sender_id: str) -> list[dict]:
 
 
 def test_a_filed_complaint_leaves_no_personal_data_in_the_conversation(hotline_stack) -> None:
-    tracker_db = str(hotline_stack.log.parent / "rasa-trackers.db")
+    tracker_db = str(hotline_stack.var / "rasa-trackers.db")
     tickets = open_ticket_service(hotline_stack.database_url)
     try:
         check_filing(hotline_stack.url, tracker_db, tickets)
