@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from actions.replies import HUMAN_BUTTON, REQUESTED_DOCUMENT, channel_of, latest_user_text, user_metadata, utter
 from bot.emergency import is_emergency
 from bot.ownership import OwnershipStore
-from bot.ratelimit import AttemptLimiter, Policy, ticket_check_keys
+from bot.ratelimit import AttemptLimiter, ticket_check_keys, ticket_check_policy
 from bot.redaction import PERSONAL_SLOTS, personal_values, personal_values_from_slots
 from bot.settings import get_settings
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
@@ -68,7 +68,7 @@ def ticket_service() -> TicketService:
 @cache
 def ticket_checks() -> AttemptLimiter:
     """The gateway's limiter of ticket checks, on the same database: ratings and chat share one count."""
-    return AttemptLimiter(ticket_service().engine, Policy.ticket_checks(get_settings()))
+    return AttemptLimiter(ticket_service().engine, ticket_check_policy(get_settings()))
 
 
 Validator = Callable[..., dict[str, Any]]

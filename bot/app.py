@@ -23,7 +23,7 @@ from bot.conversation import ConversationCore
 from bot.conversation_ids import ConversationRegistry
 from bot.ownership import OwnershipStore
 from bot.rasa_client import RasaClient
-from bot.ratelimit import AttemptLimiter, Policy
+from bot.ratelimit import AttemptLimiter, ticket_check_policy
 from bot.reduced_mode import ReducedMode
 from bot.retention import ConversationRetention, purging
 from bot.settings import Settings, get_settings
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.conversations = ConversationRegistry(ticket_service.engine)
         # Shared with the action server's status query through the database: one count per client.
-        app.state.citizen_checks = AttemptLimiter(ticket_service.engine, Policy.ticket_checks(settings))
+        app.state.citizen_checks = AttemptLimiter(ticket_service.engine, ticket_check_policy(settings))
         async with _webhooks(settings, ticket_service.engine), _retention(settings, ticket_service.engine):
             yield
         await rasa.aclose()

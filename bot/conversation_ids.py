@@ -23,13 +23,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.ownership import ConversationRow, Owner, Priority
-from bot.settings import MIN_KEY_LENGTH
+from bot.settings import MIN_CONVERSATION_KEY_LENGTH
 from bot.tickets.database import READ_ONLY
 
 WEB = "web"
 #: Random bytes in a web id: 192 bits, well above the 128 the contract asks for.
 WEB_ID_BYTES = 24
-#: The shortest HOTLINE_CONVERSATION_KEY accepted (characters; `hotline up` generates 43).
+MIN_KEY_LENGTH = MIN_CONVERSATION_KEY_LENGTH
 ID_MAX_LENGTH = 128  # conversations.sender_id
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,15}$")  # fits conversations.channel (String(16))
 

@@ -162,6 +162,17 @@ class AttemptLimiter:
                     row.blocked_until = None
 
 
+def ticket_check_policy(settings: Settings) -> Policy:
+    """Ticket checks as the settings say: every process that checks a pair must count by the same policy."""
+    lockout = settings.ticket_check_lockout_s
+    return Policy(
+        "ticket_check",
+        settings.ticket_check_limit,
+        timedelta(seconds=settings.ticket_check_window_s),
+        None if lockout is None else timedelta(seconds=lockout),
+    )
+
+
 def ticket_check_keys(*, conversation_id: str | None = None, client: str | None = None) -> list[str]:
     """The keys one ticket check counts against: its conversation and its client tag (bot/client_address.py),
     whichever are known. The rating endpoint and the status query in chat share the client's count."""

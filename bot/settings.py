@@ -22,10 +22,10 @@ from sqlalchemy.exc import ArgumentError
 from bot.emergency import DEFAULT_PSYCH_LINE  # a leaf too: the standard library only
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The shortest HOTLINE_CONVERSATION_KEY accepted (bot/conversation_ids.py): 32 characters, ~192 bits as base64.
-MIN_KEY_LENGTH = 32
 #: Where state lives by default: the ticket database and Rasa's trackers.
 DEFAULT_VAR_DIR = ROOT / "var"
+#: The shortest HOTLINE_CONVERSATION_KEY accepted (characters; `hotline up` generates 43).
+MIN_CONVERSATION_KEY_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -64,13 +64,6 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = 10.0
     #: The psychological assistance line self-harm guidance gives beside 120/110 (全国心理援助热线 by default).
     psych_line: str = Field(default=DEFAULT_PSYCH_LINE, pattern=r"^[0-9][0-9-]{2,19}$")
-    #: Rasa's tracker database, where the retention purge anonymises old conversations.
-    #: <var>/rasa-trackers.db by default, where `hotline up` has Rasa keep them (HOTLINE_TRACKER_DB, bot/nlu.py).
-    tracker_database_url: str = Field(default="", repr=False)
-    #: 保存期限: conversation text older than this is anonymised (bot/retention.py); statistics stay.
-    retention_days: int = Field(default=180, ge=1)
-    #: How often the gateway runs the retention purge (the first run is at startup).
-    purge_interval_s: float = Field(default=86_400.0, gt=0)
     #: The HMAC key of conversation ids derived from a platform identity (bot/conversation_ids.py) and of the
     #: client tags the limiter counts by. The gateway does not start without it; `hotline up` generates one
     #: into var/ once when it is not set. Changing it starts new conversations for every phone and WeChat user.
@@ -83,6 +76,13 @@ class Settings(BaseSettings):
     ticket_check_limit: int = Field(default=5, ge=1)
     ticket_check_window_s: float = Field(default=900.0, gt=0)
     ticket_check_lockout_s: float | None = Field(default=None, gt=0)
+    #: Rasa's tracker database, where the retention purge anonymises old conversations.
+    #: <var>/rasa-trackers.db by default, where `hotline up` has Rasa keep them (HOTLINE_TRACKER_DB, bot/nlu.py).
+    tracker_database_url: str = Field(default="", repr=False)
+    #: 保存期限: conversation text older than this is anonymised (bot/retention.py); statistics stay.
+    retention_days: int = Field(default=180, ge=1)
+    #: How often the gateway runs the retention purge (the first run is at startup).
+    purge_interval_s: float = Field(default=86_400.0, gt=0)
 
     @field_validator("var")
     @classmethod
@@ -98,6 +98,13 @@ class Settings(BaseSettings):
             raise ValueError("HOTLINE_WEBHOOK_SECRET is required when HOTLINE_WEBHOOK_URL is set")
         return secret
 
+    @field_validator("conversation_key")
+    @classmethod
+    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value()) < MIN_CONVERSATION_KEY_LENGTH:
+            raise ValueError(f"HOTLINE_CONVERSATION_KEY must be at least {MIN_CONVERSATION_KEY_LENGTH} characters")
+        return key
+
     @model_validator(mode="after")
     def _one_database(self) -> Settings:
         plain, prefixed = self.plain_database_url, self.database_url
@@ -106,13 +113,6 @@ class Settings(BaseSettings):
         self.database_url = prefixed or plain or f"sqlite:///{self.var / 'hotline.db'}"
         self.tracker_database_url = self.tracker_database_url or f"sqlite:///{self.var / 'rasa-trackers.db'}"
         return self
-
-    @field_validator("conversation_key")
-    @classmethod
-    def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
-        if key is not None and len(key.get_secret_value()) < MIN_KEY_LENGTH:
-            raise ValueError(f"HOTLINE_CONVERSATION_KEY must be at least {MIN_KEY_LENGTH} characters")
-        return key
 
     @property
     def rasa_urls(self) -> list[str]:

@@ -124,6 +124,8 @@ def services(
             **state,
             "HOTLINE_RASA_URL": ",".join(f"http://127.0.0.1:{port}" for port in rasa_ports(ports, rasa.workers)),
             "HOTLINE_INDEX": str(index),  # reduced mode answers from it while Rasa is down
+            # The retention purge anonymises the conversations Rasa keeps there.
+            "HOTLINE_TRACKER_DATABASE_URL": f"sqlite:///{var / 'rasa-trackers.db'}",
             **({"HOTLINE_CONVERSATION_KEY": conversation_key} if conversation_key else {}),
         },
         cwd=ROOT,

@@ -39,6 +39,33 @@ class Citizen:
         self.http.close()
 
 
+class Conversations:
+    """Several conversations through one client, under names the test gives them: a name's first turn starts a
+    conversation, later turns continue it. `adopt` names a conversation issued otherwise (e.g. by
+    bot.conversation_ids.ConversationRegistry, to set it up in the database before its first turn)."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+        self.ids: dict[str, str] = {}
+
+    def adopt(self, name: str, conversation_id: str) -> str:
+        self.ids[name] = conversation_id
+        return conversation_id
+
+    def post(self, name: str, text: str) -> httpx.Response:
+        response = self.http.post("/api/chat", json=chat_body(self.ids.get(name), text))
+        issued = response.json().get("conversation_id") if response.status_code == 200 else None
+        if issued and name not in self.ids:
+            self.ids[name] = issued
+        return response
+
+    def say(self, name: str, text: str) -> dict[str, Any]:
+        response = self.post(name, text)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
 async def say_async(
     client: httpx.AsyncClient, url: str, conversation_id: str | None, text: str
 ) -> tuple[str, dict[str, Any]]:

@@ -151,7 +151,7 @@ def running_stack(index: Path, var: Path, database_env: dict[str, str], database
     command = [str(Path(sys.executable).with_name("hotline")), "up", "--no-train", "--index", str(index)]
     command += ["--var", str(var), "--port", str(ports[0]), "--rasa-port", str(ports[1])]
     command += ["--actions-port", str(ports[2])]
-    # The key too: each stack generates its own into its var/, as `make run` does.
+    # No HOTLINE_CONVERSATION_KEY either: `hotline up` generates one into `var`, as on embedded defaults.
     env = {k: v for k, v in os.environ.items() if k not in (*DATABASE_VARIABLES, "HOTLINE_CONVERSATION_KEY")}
     with log.open("w") as log_file:
         process = subprocess.Popen(
@@ -162,9 +162,9 @@ def running_stack(index: Path, var: Path, database_env: dict[str, str], database
             env={
                 **env,
                 "PYTHONPATH": str(ROOT),
+                **database_env,
                 "HOTLINE_TRUSTED_PROXIES": "127.0.0.1",
                 "HOTLINE_TICKET_CHECK_LOCKOUT_S": str(STACK_TICKET_CHECK_LOCKOUT_S),
-                **database_env,
             },
         )
     url = f"http://127.0.0.1:{ports[0]}"

@@ -8,10 +8,9 @@ import json
 import sqlite3
 import uuid
 
-import httpx
-
 from bot.ownership import OwnershipStore
 from bot.tickets import TicketService, open_ticket_service
+from tests.chat_client import Citizen
 
 # A phone of its own: the stack is shared, and the same phone with a similar story would be linked to that ticket.
 PHONE = f"137{uuid.uuid4().int % 10**8:08d}"
@@ -21,19 +20,6 @@ STORY = f"市第三医院挂号处多收了我50元挂号费，还不给退，�
 LOCATION = "市第三医院门诊楼一层"
 
 
-class Conversation:
-    """One citizen's chat. The only code here that knows how a turn is sent (and which id the conversation has)."""
-
-    def __init__(self, url: str) -> None:
-        self.sender_id = f"privacy-{uuid.uuid4().hex[:12]}"
-        self.http = httpx.Client(base_url=url, timeout=120)
-
-    def say(self, text: str) -> dict:
-        response = self.http.post("/api/chat", json={"sender_id": self.sender_id, "text": text})
-        assert response.status_code == 200, response.text
-        return response.json()
-
-
 def stored_conversation(tracker_db: str, sender_id: str) -> list[dict]:
     with sqlite3.connect(tracker_db) as db:
         rows = db.execute("SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender_id,)).fetchall()
@@ -41,7 +27,7 @@ def stored_conversation(tracker_db: str, sender_id: str) -> list[dict]:
 
 
 def test_a_filed_complaint_leaves_no_personal_data_in_the_conversation(hotline_stack) -> None:
-    tracker_db = str(hotline_stack.log.parent / "rasa-trackers.db")
+    tracker_db = str(hotline_stack.var / "rasa-trackers.db")
     tickets = open_ticket_service(hotline_stack.database_url)
     try:
         check_filing(hotline_stack.url, tracker_db, tickets)
@@ -51,36 +37,38 @@ def test_a_filed_complaint_leaves_no_personal_data_in_the_conversation(hotline_s
 
 def check_filing(url: str, tracker_db: str, tickets: TicketService) -> None:
     ownership = OwnershipStore(tickets.engine)
-    citizen = Conversation(url)
+    citizen = Citizen(url)
 
     # Told to a human first: held for the operator, who hands the conversation back to the bot.
     assert citizen.say("我要找人工客服")["handoff"] is True
+    conversation_id = citizen.conversation_id
+    assert conversation_id
     citizen.say(f"我叫{NAME}，电话{PHONE}，身份证{ID_NUMBER}")
-    assert ownership.held_messages(citizen.sender_id) == [f"我叫{NAME}，电话{PHONE}，身份证{ID_NUMBER}"]
-    ownership.release_to_bot(citizen.sender_id)
+    assert ownership.held_messages(conversation_id) == [f"我叫{NAME}，电话{PHONE}，身份证{ID_NUMBER}"]
+    ownership.release_to_bot(conversation_id)
 
     for text in ["我要投诉", STORY, LOCATION, "上周五上午", "挂号处工作人员", NAME, SPOKEN_PHONE, "同意"]:
         turn = citizen.say(text)
         assert turn["ticket_id"] is None, text
     readback = "\n".join(message["text"] for message in turn["messages"])
     assert NAME in readback and MASKED_PHONE in readback  # the citizen checks what they said
-    said = json.dumps(stored_conversation(tracker_db, citizen.sender_id), ensure_ascii=False)
+    said = json.dumps(stored_conversation(tracker_db, conversation_id), ensure_ascii=False)
     assert PHONE in said and NAME in said, "a form in progress keeps its answers"
 
     number = citizen.say("确认")["ticket_id"]
     assert number
-    stored = stored_conversation(tracker_db, citizen.sender_id)
+    stored = stored_conversation(tracker_db, conversation_id)
     said = json.dumps(stored, ensure_ascii=False)
     for secret in (PHONE, SPOKEN_PHONE, ID_NUMBER, "110105194912", NAME, "挂号处多收了我50元", LOCATION):
         assert secret not in said, secret
     users = [event["text"] for event in stored if event["event"] == "user"]
     assert {"[内容]", "[地点]", "[姓名]", "[电话]"} <= set(users), users
     assert MASKED_PHONE in said and number in said  # the masked read-back and the ticket number stay
-    assert ownership.held_messages(citizen.sender_id) == ["我叫[姓名]，电话[电话]，身份证[身份证号]"]
+    assert ownership.held_messages(conversation_id) == ["我叫[姓名]，电话[电话]，身份证[身份证号]"]
 
     # Numbers typed later in the conversation are stored blanked too.
     citizen.say(f"我电话是{PHONE}，请尽快回电")
-    later = [e["text"] for e in stored_conversation(tracker_db, citizen.sender_id) if e["event"] == "user"][-1]
+    later = [e["text"] for e in stored_conversation(tracker_db, conversation_id) if e["event"] == "user"][-1]
     assert later == "我电话是[电话]，请尽快回电"
 
     # The ticket keeps what the conversation no longer does; its views blank the numbers, the audited read not.

@@ -15,15 +15,18 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from bot.tickets import open_ticket_service
-from tests.conftest import DATABASE_VARIABLES, ROOT, Stack, postgresql_schema_url, running_stack
-from tests.test_chat_api import FORM_ANSWERS, Citizen, texts
+from tests.chat_client import Citizen, texts
+from tests.conftest import DATABASE_VARIABLES, ROOT, Stack, running_stack
+from tests.test_chat_api import FORM_ANSWERS
 
 REPO_VAR = ROOT / "var"
 RASA_UP = re.compile(r"^hotline +\| rasa is up(?: again)? \(pid (\d+),", re.M)
@@ -36,13 +39,33 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
+def postgresql_schema(stack: ExitStack) -> str:
+    """A fresh schema on TEST_DATABASE_URL, dropped when `stack` closes."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    schema = f"test_up_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    stack.callback(admin.dispose)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+
+    stack.callback(drop)
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
 def _hotline_database_url(tmp: Path, _: ExitStack) -> tuple[dict[str, str], str]:
     url = f"sqlite:///{tmp / 'elsewhere' / 'tickets.db'}"
     return {"HOTLINE_DATABASE_URL": url}, url
 
 
 def _database_url_on_postgresql(_: Path, resources: ExitStack) -> tuple[dict[str, str], str]:
-    url = resources.enter_context(contextmanager(postgresql_schema_url)())  # dropped after the stack stops
+    url = postgresql_schema(resources)
     return {"DATABASE_URL": url}, url
 
 

@@ -7,6 +7,7 @@ whatever the id, so that nothing about any conversation can be learnt by trying 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -15,18 +16,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from bot.api.clients import ClientTag
-from bot.conversation import ConversationCore, InboundMessage
+from bot.conversation import STORE_DOWN, ConversationCore, InboundMessage
 from bot.conversation_ids import WEB, ConversationRegistry
 
 router = APIRouter()
+logger = logging.getLogger(__name__)
 
 UNKNOWN_CONVERSATION = "没有这个会话，请开始新的会话（不带 conversation_id 发送消息）。"
 SENDER_ID_REFUSED = (
     "sender_id is no longer accepted: the server issues conversation ids. "
     'Send {"text"} to start a conversation, then {"conversation_id", "text"} with the id it returns.'
 )
-# Without the registry no id can be issued or checked; the emergency numbers do not wait for it.
-STORE_DOWN = "系统暂时故障，消息没有送达。如遇紧急情况，请立即拨打120急救、110报警、119火警；其他问题请稍后再试。"
 
 
 class ChatRequest(BaseModel):
@@ -67,13 +67,19 @@ class Intent(BaseModel):
 
 
 class ChatResponse(BaseModel):
-    conversation_id: str
+    #: None only when the database is down: the reply says so (or gives emergency guidance), no conversation is
+    #: started or continued.
+    conversation_id: str | None
     messages: list[Message]
     intent: Intent | None
     handoff: bool
     ticket_id: str | None
     #: True while the dialogue service is down and answers come straight from the knowledge base.
     reduced_mode: bool = False
+
+
+class _RegistryDown(Exception):
+    pass
 
 
 async def _conversation(registry: ConversationRegistry, conversation_id: str | None) -> str:
@@ -83,7 +89,8 @@ async def _conversation(registry: ConversationRegistry, conversation_id: str | N
             return await run_in_threadpool(registry.start_web)
         issued = await run_in_threadpool(registry.is_issued, conversation_id, WEB)
     except SQLAlchemyError as exc:
-        raise HTTPException(status_code=503, detail=STORE_DOWN) from exc
+        logger.exception("conversation registry failed")
+        raise _RegistryDown from exc
     if not issued:
         raise HTTPException(status_code=404, detail=UNKNOWN_CONVERSATION)
     return conversation_id
@@ -94,24 +101,19 @@ async def chat(body: ChatRequest, request: Request, client: ClientTag) -> ChatRe
     core: ConversationCore = request.app.state.core
     if not body.text.strip():
         raise HTTPException(status_code=422, detail="text is empty")
+    text = body.text.strip()
     try:
         conversation_id = await _conversation(request.app.state.conversations, body.conversation_id)
-    except HTTPException:
-        # Emergencies first: an unknown id or a failing store does not hold back 120/110/119. The guidance says
-        # nothing about any conversation; the client starts a new one on its next turn.
-        guidance = core.emergency_guidance(body.text)
-        if guidance is None:
-            raise
+    except _RegistryDown:
+        # No id can be issued or checked, so no conversation is touched; emergency guidance does not wait for it.
+        emergency = core.emergency_guidance(text)
+        reply = STORE_DOWN if emergency is None else emergency.text
+        intent = None if emergency is None else Intent(name="emergency", confidence=1.0)
         return ChatResponse(
-            conversation_id="",
-            messages=[Message(text=guidance.text)],
-            intent=Intent(name="emergency", confidence=1.0),
-            handoff=False,
-            ticket_id=None,
+            conversation_id=None, messages=[Message(text=reply)], intent=intent, handoff=False, ticket_id=None
         )
     # The client tag, not the address: Rasa's tracker store keeps the metadata; the status query's limiter reads it.
-    message = InboundMessage(conversation_id, body.text.strip(), channel=WEB, metadata={"client": client})
-    turn = await core.handle(message)
+    turn = await core.handle(InboundMessage(conversation_id, text, channel=WEB, metadata={"client": client}))
     intent = Intent(name=turn.intent["name"], confidence=turn.intent["confidence"]) if turn.intent else None
     return ChatResponse(
         conversation_id=conversation_id,

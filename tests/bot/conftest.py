@@ -1,4 +1,3 @@
-"""The ticket store's fixtures serve the gateway's other tables too (one database): SQLite and PostgreSQL, a
-clock, and ticket drafts."""
+"""The ticket store's fixtures serve the gateway's other tables too (one database): a clock and ticket drafts."""
 
 from tests.tickets.conftest import clock, make_draft  # noqa: F401

@@ -20,19 +20,19 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from bot.app import serve_in_thread
 from bot.callbacks import ASK_FOR_MESSAGE, ASK_FOR_PHONE
 from bot.conversation import EMPTY_TURN, HELD, STORE_DOWN
+from bot.conversation_ids import ConversationRegistry
 from bot.emergency import assess, guidance
 from bot.ownership import Owner, OwnershipStore, Priority
 from bot.reduced_mode import NOTICE
 from bot.settings import Settings
 from bot.supervisor import free_port
 from bot.tickets import TicketDraft, TicketKind, open_ticket_service
-from tests.chat_client import chat_body
+from tests.chat_client import Conversations, texts
 
 EMERGENCY = "我爸突然晕倒了，叫不醒"
 EMERGENCY_GUIDANCE = guidance(assess(EMERGENCY))
@@ -82,41 +82,16 @@ def fake_rasa() -> Iterator[FakeRasa]:
 
 
 @contextmanager
-def gateway(database_url: str, rasa_url: str, index: Path | None = None, **more: Any) -> Iterator[httpx.Client]:
+def gateway(database_url: str, rasa_url: str, index: Path | None = None, **more: Any) -> Iterator[Conversations]:
     settings = Settings(
-        **more,
-        conversation_key=SecretStr("k" * 32),
-        database_url=database_url,
-        rasa_url=rasa_url,
-        rasa_timeout_s=5,
-        index=index or Path("/nonexistent"),
+        **more, database_url=database_url, rasa_url=rasa_url, rasa_timeout_s=5, index=index or Path("/nonexistent")
     )
-    with serve_in_thread(settings) as url, httpx.Client(base_url=url, timeout=120) as http:
-        yield http
+    with serve_in_thread(settings) as url, httpx.Client(base_url=url, timeout=120, trust_env=False) as http:
+        yield Conversations(http)
 
 
-#: The server-issued id of each conversation a test names; a name's first turn starts its conversation.
-_issued: dict[tuple[int, str], str] = {}
-
-
-def say(http: httpx.Client, name: str, text: str) -> dict[str, Any]:
-    conversation_id = _issued.get((id(http), name))
-    response = http.post("/api/chat", json=chat_body(conversation_id, text))
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    if conversation_id is None and body["conversation_id"]:
-        _issued[(id(http), name)] = body["conversation_id"]
-    return body
-
-
-def start(http: httpx.Client, name: str) -> str:
-    """A conversation the server issued, started with a greeting; its id."""
-    say(http, name, "你好")
-    return _issued[(id(http), name)]
-
-
-def texts(turn: dict[str, Any]) -> str:
-    return "\n".join(m["text"] for m in turn["messages"])
+def say(chats: Conversations, name: str, text: str) -> dict[str, Any]:
+    return chats.say(name, text)
 
 
 # --- emergencies come first, in every state ------------------------------------------------------------------
@@ -126,18 +101,19 @@ def texts(turn: dict[str, Any]) -> str:
 def test_an_emergency_while_a_human_owns_the_conversation_gets_the_guidance_and_turns_urgent(
     database_url: str, owner: Owner
 ) -> None:
-    with gateway(database_url, dead_rasa_url()) as http:
-        waiting = start(http, "waiting-1")
+    with gateway(database_url, dead_rasa_url()) as chats:
         service = open_ticket_service(database_url)
         store = OwnershipStore(service.engine)
+        waiting = chats.adopt("waiting-1", ConversationRegistry(service.engine).start_web())
         store.hand_to_queue(waiting, "web", "requested", Priority.NORMAL)
         if owner is Owner.OPERATOR:
             with service.engine.begin() as connection:
-                update = text("UPDATE conversations SET owner = 'operator' WHERE sender_id = :id")
-                connection.execute(update, {"id": waiting})
-        assert texts(say(http, "waiting-1", "还要等多久")) == HELD
+                connection.execute(
+                    text("UPDATE conversations SET owner = 'operator' WHERE sender_id = :id"), {"id": waiting}
+                )
+        assert texts(say(chats, "waiting-1", "还要等多久")) == HELD
 
-        turn = say(http, "waiting-1", EMERGENCY)
+        turn = say(chats, "waiting-1", EMERGENCY)
         assert turn["messages"][0]["text"] == EMERGENCY_GUIDANCE
         assert turn["handoff"] is True
         conversation = store.get(waiting)
@@ -147,33 +123,26 @@ def test_an_emergency_while_a_human_owns_the_conversation_gets_the_guidance_and_
 
 
 def test_the_guidance_does_not_wait_for_a_failing_database_or_rasa(database_url: str) -> None:
-    with gateway(database_url, dead_rasa_url()) as http:
-        known = start(http, "known")
+    with gateway(database_url, dead_rasa_url()) as chats:
         service = open_ticket_service(database_url)
-        with service.engine.begin() as connection:
-            connection.execute(text("DROP TABLE ticket_acknowledgements"))
-        # The core's stores fail: the guidance still comes first; anything else is told plainly, never a 500.
-        assert texts(say(http, "known", "出生医学证明怎么办")) == STORE_DOWN
-        assert "120" in STORE_DOWN
-        assert say(http, "known", EMERGENCY)["messages"][0]["text"] == EMERGENCY_GUIDANCE
-
         with service.engine.begin() as connection:
             connection.execute(text("DROP TABLE held_messages"))
             connection.execute(text("DROP TABLE conversations"))
         service.close()
-        # Not even a conversation id can be issued or checked: an emergency still gets its guidance, for a new
-        # conversation and for a known one.
-        for body in ({"text": EMERGENCY}, {"conversation_id": known, "text": EMERGENCY}):
-            response = http.post("/api/chat", json=body)
-            assert response.status_code == 200
-            assert response.json()["messages"][0]["text"] == EMERGENCY_GUIDANCE
-        response = http.post("/api/chat", json={"text": "出生医学证明怎么办"})
-        assert response.status_code == 503 and "120" in response.json()["detail"]
+
+        # No conversation can be started (nor an id checked), and still the guidance comes.
+        turn = say(chats, "broken-db", EMERGENCY)
+        assert turn["messages"][0]["text"] == EMERGENCY_GUIDANCE
+        assert turn["conversation_id"] is None
+        # Anything else is told plainly that it failed: a 200 with words, not a 500.
+        turn = say(chats, "broken-db", "出生医学证明怎么办")
+        assert texts(turn) == STORE_DOWN
+        assert "120" in STORE_DOWN
 
 
 def test_self_harm_gets_the_configured_psychological_assistance_line_after_120_110(database_url: str) -> None:
-    with gateway(database_url, dead_rasa_url(), psych_line="010-82951332") as http:
-        text = texts(say(http, "self-harm", "我真的不想活了，药都准备好了"))
+    with gateway(database_url, dead_rasa_url(), psych_line="010-82951332") as chats:
+        text = texts(say(chats, "self-harm", "我真的不想活了，药都准备好了"))
     assert "010-82951332" in text and text.index("120") < text.index("010-82951332")
 
 
@@ -181,8 +150,8 @@ def test_self_harm_gets_the_configured_psychological_assistance_line_after_120_1
 
 
 def test_a_question_is_answered_from_retrieval_while_rasa_is_down(database_url: str, knowledge_index: Path) -> None:
-    with gateway(database_url, dead_rasa_url(), knowledge_index) as http:
-        turn = say(http, "reduced-1", "被狗咬了要不要打狂犬疫苗")
+    with gateway(database_url, dead_rasa_url(), knowledge_index) as chats:
+        turn = say(chats, "reduced-1", "被狗咬了要不要打狂犬疫苗")
     assert turn["reduced_mode"] is True
     answer = turn["messages"][0]
     assert answer["text"].startswith(NOTICE)
@@ -192,16 +161,16 @@ def test_a_question_is_answered_from_retrieval_while_rasa_is_down(database_url: 
 
 
 def test_a_complaint_while_rasa_is_down_becomes_a_callback_ticket(database_url: str, knowledge_index: Path) -> None:
-    with gateway(database_url, dead_rasa_url(), knowledge_index) as http:
-        asked = say(http, "reduced-2", "我要投诉市三院乱收费")
+    with gateway(database_url, dead_rasa_url(), knowledge_index) as chats:
+        asked = say(chats, "reduced-2", "我要投诉市三院乱收费")
         assert ASK_FOR_MESSAGE in texts(asked) and asked["ticket_id"] is None
-        again = say(http, "reduced-2", "就是乱收费，你们管不管")
+        again = say(chats, "reduced-2", "就是乱收费，你们管不管")
         assert texts(again) == ASK_FOR_PHONE
-        filed = say(http, "reduced-2", "市三院挂号多收50元，电话 139 1234 5678")
+        filed = say(chats, "reduced-2", "市三院挂号多收50元，电话 139 1234 5678")
         number = filed["ticket_id"]
         assert number and number in texts(filed)
         # Back to questions: the next message is not taken as another message to file.
-        after = say(http, "reduced-2", "出生医学证明丢了怎么补办")
+        after = say(chats, "reduced-2", "出生医学证明丢了怎么补办")
         assert after["ticket_id"] is None and after["reduced_mode"] is True
 
     service = open_ticket_service(database_url)
@@ -214,10 +183,10 @@ def test_a_complaint_while_rasa_is_down_becomes_a_callback_ticket(database_url: 
 
 
 def test_asking_for_a_human_while_rasa_is_down_reaches_the_queue(database_url: str) -> None:
-    with gateway(database_url, dead_rasa_url()) as http:
-        turn = say(http, "reduced-3", "/request_human")
+    with gateway(database_url, dead_rasa_url()) as chats:
+        turn = say(chats, "reduced-3", "/request_human")
         assert turn["handoff"] is True
-        assert texts(say(http, "reduced-3", "在吗")) == HELD
+        assert texts(say(chats, "reduced-3", "在吗")) == HELD
 
 
 # --- Rasa answering badly ------------------------------------------------------------------------------------
@@ -225,8 +194,8 @@ def test_asking_for_a_human_while_rasa_is_down_reaches_the_queue(database_url: s
 
 def test_a_body_that_is_not_json_is_handled_as_rasa_down(database_url: str, fake_rasa: FakeRasa) -> None:
     fake_rasa.body, fake_rasa.content_type = b"<html>502 Bad Gateway</html>", "text/html"
-    with gateway(database_url, fake_rasa.url) as http:
-        turn = say(http, "bad-1", "医院收费有问题找谁")
+    with gateway(database_url, fake_rasa.url) as chats:
+        turn = say(chats, "bad-1", "医院收费有问题找谁")
     assert turn["reduced_mode"] is True and turn["messages"]
 
 
@@ -245,8 +214,8 @@ def test_an_intent_without_confidence_and_a_malformed_citation_do_not_break_the_
             "slots_set": ["not", "a", "dict"],
         }
     )
-    with gateway(database_url, fake_rasa.url) as http:
-        turn = say(http, "bad-2", "出生医学证明怎么办")
+    with gateway(database_url, fake_rasa.url) as chats:
+        turn = say(chats, "bad-2", "出生医学证明怎么办")
     assert turn["intent"] == {"name": "ask_service", "confidence": None}
     assert turn["messages"][0]["citations"] == [good]
     assert turn["messages"][1]["buttons"] == [{"title": "好", "payload": "/affirm"}]
@@ -254,21 +223,21 @@ def test_an_intent_without_confidence_and_a_malformed_citation_do_not_break_the_
 
 def test_an_empty_turn_is_said_out_loud_with_a_way_on(database_url: str, fake_rasa: FakeRasa) -> None:
     fake_rasa.answer({"messages": [], "intent": {"name": "complaint", "confidence": 0.9}})
-    with gateway(database_url, fake_rasa.url) as http:
-        turn = say(http, "empty-1", "我要投诉")
+    with gateway(database_url, fake_rasa.url) as chats:
+        turn = say(chats, "empty-1", "我要投诉")
         assert texts(turn) == EMPTY_TURN
         payloads = [b["payload"] for b in turn["messages"][0]["buttons"]]
         assert payloads == ["我要投诉", "/request_human", "/leave_message"]
         # The human button works even though the bot's actions do not answer.
         fake_rasa.answer({"messages": [], "intent": {"name": "request_human", "confidence": 1.0}})
-        assert say(http, "empty-1", "/request_human")["handoff"] is True
+        assert say(chats, "empty-1", "/request_human")["handoff"] is True
 
 
 def test_a_ticket_whose_confirmation_was_lost_is_told_on_the_next_turn(database_url: str, fake_rasa: FakeRasa) -> None:
     fake_rasa.answer({"messages": [{"text": "您好"}], "intent": {"name": "greet", "confidence": 1.0}})
-    with gateway(database_url, fake_rasa.url) as http:
-        lost = start(http, "lost-1")
+    with gateway(database_url, fake_rasa.url) as chats:
         service = open_ticket_service(database_url)
+        lost = chats.adopt("lost-1", ConversationRegistry(service.engine).start_web())
         # Filed by the action server, whose answer Rasa gave up waiting for: the citizen never saw the number.
         draft = TicketDraft(
             kind=TicketKind.COMPLAINT,
@@ -285,11 +254,11 @@ def test_a_ticket_whose_confirmation_was_lost_is_told_on_the_next_turn(database_
         )
         receipt = service.create(draft)
         service.close()
-        turn = say(http, "lost-1", "喂？刚才提交成功了吗")
+        turn = say(chats, "lost-1", "喂？刚才提交成功了吗")
         assert receipt.number in turn["messages"][0]["text"]
         assert turn["messages"][-1]["text"] == "您好"
-        assert receipt.number not in texts(say(http, "lost-1", "好的"))  # told once
-        assert receipt.number not in texts(say(http, "another", "你好"))  # and only to its citizen
+        assert receipt.number not in texts(say(chats, "lost-1", "好的"))  # told once
+        assert receipt.number not in texts(say(chats, "another", "你好"))  # and only to its citizen
 
 
 # --- no stalls -----------------------------------------------------------------------------------------------
@@ -297,19 +266,19 @@ def test_a_ticket_whose_confirmation_was_lost_is_told_on_the_next_turn(database_
 
 def test_one_sender_waiting_on_a_database_lock_does_not_delay_another(tmp_path: Path, knowledge_index: Path) -> None:
     database_url = f"sqlite:///{tmp_path / 'hotline.db'}"
-    with gateway(database_url, dead_rasa_url(), knowledge_index) as http:
-        queued = start(http, "queued")
+    with gateway(database_url, dead_rasa_url(), knowledge_index) as chats:
         service = open_ticket_service(database_url)
+        queued = chats.adopt("queued", ConversationRegistry(service.engine).start_web())
         OwnershipStore(service.engine).hand_to_queue(queued, "web", "requested", Priority.NORMAL)
         service.close()
-        say(http, "free", "被狗咬了怎么办")  # warm the retriever: the race below is about the lock only
+        say(chats, "free", "被狗咬了怎么办")  # warm the retriever: the race below is about the lock only
 
         locker = sqlite3.connect(tmp_path / "hotline.db", isolation_level=None)
         locker.execute("BEGIN IMMEDIATE")  # the write lock: the queued sender's held message must wait for it
         finished: dict[str, float] = {}
 
         def turn(sender: str, words: str) -> dict[str, Any]:
-            result = say(http, sender, words)
+            result = say(chats, sender, words)
             finished[sender] = time.monotonic()
             return result
 

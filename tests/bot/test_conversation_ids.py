@@ -75,13 +75,13 @@ def test_a_turn_without_an_id_starts_a_conversation_with_at_least_128_random_bit
 def test_later_turns_continue_the_issued_conversation(gateway: Gateway) -> None:
     citizen = Citizen(gateway.url)
     citizen.say(EMERGENCY)  # the queue owns it now: later messages are held for the human
-    held = citizen.say("在吗，我爸还是叫不醒")
+    held = citizen.say("在吗，还要等多久")
     assert held["handoff"] is True and "人工" in held["messages"][0]["text"]
     other = Citizen(gateway.url)
     other.say(EMERGENCY)
     conversation_id, other_id = citizen.conversation_id, other.conversation_id
     assert conversation_id and other_id and conversation_id != other_id
-    assert gateway.ownership.held_messages(conversation_id) == ["在吗，我爸还是叫不醒"]
+    assert gateway.ownership.held_messages(conversation_id) == ["在吗，还要等多久"]
     assert gateway.ownership.held_messages(other_id) == []  # two conversations share nothing
 
 

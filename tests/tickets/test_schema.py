@@ -23,8 +23,8 @@ TABLES = {
     "ticket_counters",
     "conversations",
     "held_messages",
-    "ticket_acknowledgements",
     "rate_limits",
+    "ticket_acknowledgements",
     "alembic_version",
 }
 

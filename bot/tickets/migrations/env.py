@@ -10,8 +10,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-# Their tables share Base.metadata (one database for the gateway and the action server): ownership and
-# conversation ids, ticket receipts, and the limiter of ticket checks.
+# The gateway's tables share Base.metadata: one database, one schema history (ownership and conversation ids,
+# receipts, the limiter of ticket checks shared with the action server).
 import bot.ownership
 import bot.ratelimit
 import bot.receipts  # noqa: F401
