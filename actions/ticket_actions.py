@@ -28,7 +28,7 @@ from bot.ratelimit import AttemptLimiter, ticket_check_keys, ticket_check_policy
 from bot.redaction import PERSONAL_SLOTS, personal_values, personal_values_from_slots
 from bot.settings import get_settings
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
-from bot.tickets.domain import KIND_LABELS
+from bot.tickets.domain import KIND_LABELS, spoken_date
 from bot.tickets.privacy import mask_phone, normalize_mainland_phone
 from bot.tickets.routing import route_by_domain
 from bot.tickets.workflow import status_label
@@ -305,7 +305,7 @@ class ActionSubmitTicket(Action):
         )
         receipt = ticket_service().create(draft)  # committed before the citizen hears the number
         redact_held_messages(tracker)  # Rasa's tracker store redacts the conversation when it saves this turn
-        due = f"{receipt.due_date.year}年{receipt.due_date.month}月{receipt.due_date.day}日"
+        due = spoken_date(receipt.due_date)
         if receipt.linked:
             utter(
                 dispatcher,
@@ -390,7 +390,7 @@ class ActionReportTicketStatus(Action):
             utter(dispatcher, NOT_FOUND)
             return reset
         attempt.succeeded()
-        due = f"{view.due_date.year}年{view.due_date.month}月{view.due_date.day}日"
+        due = spoken_date(view.due_date)
         kind = TicketKind(view.kind)
         lines = [
             f"工单 {view.number}（{KIND_LABELS[kind]}）当前状态：{status_label(kind, view.status)}。",

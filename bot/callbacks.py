@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from bot.tickets.domain import KIND_LABELS, TicketDraft, TicketKind, TicketReceipt
+from bot.tickets.domain import KIND_LABELS, TicketDraft, TicketKind, TicketReceipt, spoken_date
 from bot.tickets.privacy import find_phone, redact_numbers
 from bot.tickets.service import TicketService
 
@@ -26,7 +26,7 @@ CANCEL_WORDS = frozenset({"取消", "不用了", "算了", "退出", "/deny"})
 
 
 def receipt_text(receipt: TicketReceipt) -> str:
-    due = f"{receipt.due_date.year}年{receipt.due_date.month}月{receipt.due_date.day}日"
+    due = spoken_date(receipt.due_date)
     return (
         f"已登记您的{KIND_LABELS[receipt.kind]}，工单号：{receipt.number}。"
         f"{receipt.department}将于{due}前给您回电。请记好工单号，可凭它和电话后四位查询进度。"

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.tickets.database import READ_ONLY
-from bot.tickets.domain import KIND_LABELS, TicketKind
+from bot.tickets.domain import KIND_LABELS, TicketKind, spoken_date
 from bot.tickets.models import Base, Ticket, UTCDateTime
 
 #: Older tickets are not announced: a citizen back after days asks about them by number.
@@ -37,7 +37,7 @@ class UntoldTicket:
     due_date: date
 
     def notice(self) -> str:
-        due = f"{self.due_date.year}年{self.due_date.month}月{self.due_date.day}日"
+        due = spoken_date(self.due_date)
         return (
             f"刚才的回复没能送达，这里补告：您的{KIND_LABELS[self.kind]}已受理，工单号：{self.number}，"
             f"承办单位：{self.department}，将于{due}前办结。"

@@ -45,6 +45,11 @@ class TicketStatus(StrEnum):
     ARCHIVED = "archived"
 
 
+def spoken_date(day: date) -> str:
+    """2026年12月3日: how a due date is told to a citizen."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 @dataclass(frozen=True)
 class TicketDraft:
     """What a form action collected. Name and phone stay out of repr so a logged draft leaks neither."""
