@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import ValidationError
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -17,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.knowledge_actions import answer_or_fail
 from actions.replies import latest_user_text, utter
 from bot.emergency import DEFAULT_PSYCH_LINE, assess, guidance
-from bot.settings import get_settings
+from bot.settings import SettingsError, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,7 @@ class ActionHandoff(Action):
 def psych_line() -> str:
     try:
         return get_settings().psych_line
-    except ValidationError:
+    except SettingsError:
         # The guidance goes out whatever else is misconfigured; the bad setting is logged, not quoted.
         log.error("settings invalid; self-harm guidance uses the default psychological assistance line")
         return DEFAULT_PSYCH_LINE
