@@ -173,6 +173,10 @@ def test_rasa_killed_under_hotline_up_comes_back_while_the_gateway_serves(stacks
 
     [first_pid] = [int(pid) for pid in RASA_UP.findall(stack.log.read_text())]
     os.kill(first_pid, signal.SIGKILL)
+    # Rasa takes ~30 s to come back: meanwhile a question is answered from retrieval, with its citation.
+    reduced = Citizen(stack.url).say("被狗咬了要不要打狂犬疫苗")
+    assert reduced["reduced_mode"] is True, "Rasa came back before the reduced-mode turn"
+    assert reduced["messages"][0]["citations"] and "狂犬" in reduced["messages"][0]["text"]
 
     # Until Rasa is back, /healthz answers 200 every time and says Rasa is down.
     seen: list[dict[str, str]] = []
