@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MSGABENCH = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "msgabench"
+# ../shared beside the checkout; MSGABENCH_DIR for a checkout elsewhere (a git worktree, a CI runner).
+MSGABENCH = Path(
+    os.environ.get("MSGABENCH_DIR") or Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "msgabench"
+)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

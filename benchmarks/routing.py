@@ -51,8 +51,8 @@ IN_DOMAIN = "e5 + class-balanced LR, 5-fold CV on MSGABench dev (in-domain)"
 
 #: Figures this benchmark does not measure are labelled with where they were measured and when.
 QUOTED_README = "quoted from ../shared/benchmarks/msgabench/README.md, 2026-12-01"
-QUOTED_EXPERIMENTS = "quoted from benchmarks/results/routing.md at commit 790d9f4, 2026-11-24; not rerun here"
-QUOTED_TUNING = "quoted from benchmarks/results/routing.md at commit 2312d29, 2026-11-24; not rerun here"
+QUOTED_EXPERIMENTS = "quoted from benchmarks/results/routing.md at 790d9f4, 2026-11-24"
+QUOTED_TUNING = "quoted from benchmarks/results/routing.md at 2312d29, 2026-11-24"
 
 
 @dataclass(frozen=True)

