@@ -7,7 +7,6 @@ and strict about what a ticket needs: a real mainland phone number and an explic
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import unicodedata
@@ -28,7 +27,7 @@ from bot.ratelimit import AttemptLimiter, ticket_check_keys, ticket_check_policy
 from bot.redaction import PERSONAL_SLOTS, personal_values, personal_values_from_slots
 from bot.settings import get_settings
 from bot.tickets import TicketDraft, TicketKind, TicketService, open_ticket_service
-from bot.tickets.domain import KIND_LABELS, spoken_date
+from bot.tickets.domain import KIND_LABELS, idempotency_key, spoken_date
 from bot.tickets.privacy import mask_phone, normalize_mainland_phone
 from bot.tickets.routing import route_by_domain
 from bot.tickets.workflow import status_label
@@ -272,12 +271,6 @@ class ActionAskConfirmed(Action):
         buttons = [{"title": "确认提交", "payload": "确认"}, {"title": "修改", "payload": "修改"}]
         utter(dispatcher, "\n".join(lines), buttons=buttons)
         return []
-
-
-def idempotency_key(sender_id: str, kind: str, fields: dict[str, Any]) -> str:
-    """The same citizen filing the same facts again (a retried message) gets the same ticket."""
-    material = "\x1f".join([sender_id, kind, *(str(fields[k]) for k in sorted(fields))])
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
 class ActionSubmitTicket(Action):

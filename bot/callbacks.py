@@ -6,9 +6,7 @@ assistant runs in reduced mode, or when the action server failed them.
 
 from __future__ import annotations
 
-import hashlib
-
-from bot.tickets.domain import KIND_LABELS, TicketDraft, TicketKind, TicketReceipt, spoken_date
+from bot.tickets.domain import KIND_LABELS, TicketDraft, TicketKind, TicketReceipt, idempotency_key, spoken_date
 from bot.tickets.privacy import find_phone, redact_numbers
 from bot.tickets.service import TicketService
 
@@ -47,7 +45,7 @@ class CallbackDesk:
         if phone is None:
             return None
         description = redact_numbers(text).replace("[电话]", "").strip(" ，,。.：:") or "（只留了电话，请回电）"
-        key = hashlib.sha256("\x1f".join([sender_id, TicketKind.CALLBACK, text]).encode()).hexdigest()
+        key = idempotency_key(sender_id, TicketKind.CALLBACK, {"text": text})
         draft = TicketDraft(
             kind=TicketKind.CALLBACK,
             description=description,

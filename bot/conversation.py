@@ -37,7 +37,7 @@ from bot.callbacks import (
     CallbackDesk,
     receipt_text,
 )
-from bot.emergency import DEFAULT_PSYCH_LINE, EmergencyAssessment, assess, guidance
+from bot.emergency import DEFAULT_PSYCH_LINE, assess, guidance
 from bot.ownership import Awaiting, Owner, OwnershipStore, Priority
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.receipts import ReceiptLedger
@@ -158,18 +158,17 @@ class ConversationCore:
         return None if emergency is None else Reply(guidance(emergency, self.psych_line))
 
     async def handle(self, message: InboundMessage) -> TurnResult:
-        emergency = assess(message.text)
-        if emergency is not None:
-            return await self._emergency(message, emergency)
+        guidance_reply = self.emergency_guidance(message.text)
+        if guidance_reply is not None:
+            return await self._emergency(message, guidance_reply)
         try:
             return await self._turn(message)
         except SQLAlchemyError:
             logger.exception("conversation store failed for a %s turn", message.channel)
             return TurnResult([Reply(STORE_DOWN)], None, False, None, Owner.BOT)
 
-    async def _emergency(self, message: InboundMessage, emergency: EmergencyAssessment) -> TurnResult:
+    async def _emergency(self, message: InboundMessage, reply: Reply) -> TurnResult:
         # The guidance is decided before any store is touched; a failing store only costs the flag.
-        reply = Reply(guidance(emergency, self.psych_line))
         owner = Owner.QUEUE
         try:
             owner = await _off_loop(self.ownership.escalate, message.sender_id, message.channel)

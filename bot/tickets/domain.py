@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -43,6 +45,12 @@ class TicketStatus(StrEnum):
     REGISTERED = "registered"
     REVIEWING = "reviewing"
     ARCHIVED = "archived"
+
+
+def idempotency_key(sender_id: str, kind: str, fields: Mapping[str, object]) -> str:
+    """The same citizen filing the same facts again (a retried message) gets the same ticket."""
+    material = "\x1f".join([sender_id, kind, *(str(fields[k]) for k in sorted(fields))])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
 def spoken_date(day: date) -> str:
