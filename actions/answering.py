@@ -66,6 +66,8 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     #: The 依申请公开 document a `by_request` answer names, for the request form.
     document: CatalogueEntry | None = None
+    #: How far the answer is trusted to answer the question, 0–1 (the question-or-request decision uses it).
+    trust: float = 0.0
 
     @property
     def found(self) -> bool:
@@ -105,14 +107,16 @@ class Answerer:
         requested = self._by_request(question, hits[0].relevance if trusted else None)
         if requested is not None:
             # Nothing of its text is said: only what its metadata states, and how to ask for it.
-            return Answer("by_request", BY_REQUEST.format(reference=requested.reference()), document=requested)
+            return Answer(
+                "by_request", BY_REQUEST.format(reference=requested.reference()), document=requested, trust=1.0
+            )
         if not trusted:
             return Answer("no_answer", NO_ANSWER)
         best = hits[0]
         if best.kind == "service_guide":
             return self._service_guide_card(best, question)
         citation = Citation.of(best)
-        return Answer("passage", f"{trim_to_point(best.text, question)}\n{citation.line()}", [citation])
+        return Answer("passage", f"{trim_to_point(best.text, question)}\n{citation.line()}", [citation], trust=1.0)
 
     def _by_request(self, question: str, best_relevance: float | None) -> CatalogueEntry | None:
         """The 依申请公开 document the question is about, when it matches better than any passage."""
@@ -140,4 +144,4 @@ class Answerer:
             sections.append(heading)
         citation = Citation.of(hit, section="全文")
         lines.append(citation.line())
-        return Answer("service_guide", "\n".join(lines), [citation])
+        return Answer("service_guide", "\n".join(lines), [citation], trust=1.0)

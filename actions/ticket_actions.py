@@ -93,26 +93,23 @@ def _intro(kind: TicketKind) -> str:
     return f"好的，我来帮您登记{KIND_LABELS[kind]}。需要问您几个问题，中途说“取消”即可退出。"
 
 
-class ActionStartTicket(Action):
-    """Sets the kind and clears the last form; a message that already tells the story fills it in."""
+def start_ticket(dispatcher: CollectingDispatcher, tracker: Tracker, kind: TicketKind) -> list[EventType]:
+    """Sets the kind and clears the last form; a message that already tells the story fills it in.
 
-    def name(self) -> str:
-        return "action_start_ticket"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        kind = TicketKind(tracker.get_intent_of_latest_message())
-        events: list[EventType] = [SlotSet(slot, None) for slot in FORM_SLOTS]
-        events.append(SlotSet("ticket_kind", kind.value))
-        text = latest_user_text(tracker).strip()
-        # Only this message's entity: a document named by an earlier button must not fill a later form.
-        requested = next(tracker.get_latest_entity_values(REQUESTED_DOCUMENT), None)
-        if kind is TicketKind.DISCLOSURE_REQUEST and isinstance(requested, str) and requested.strip():
-            requested = requested.strip()[:REQUESTED_DOCUMENT_MAX_CHARS]
-            events += [SlotSet(REQUESTED_DOCUMENT, requested), SlotSet("description", f"申请公开{requested}")]
-        elif not text.startswith("/") and _story_length(_plain(text)) >= 12:
-            events.append(SlotSet("description", text))
-        utter(dispatcher, _intro(kind))
-        return events
+    The form itself runs next (the caller's FollowupAction): actions/question_or_request.py decided it.
+    """
+    events: list[EventType] = [SlotSet(slot, None) for slot in FORM_SLOTS]
+    events.append(SlotSet("ticket_kind", kind.value))
+    text = latest_user_text(tracker).strip()
+    # Only this message's entity: a document named by an earlier button must not fill a later form.
+    requested = next(tracker.get_latest_entity_values(REQUESTED_DOCUMENT), None)
+    if kind is TicketKind.DISCLOSURE_REQUEST and isinstance(requested, str) and requested.strip():
+        requested = requested.strip()[:REQUESTED_DOCUMENT_MAX_CHARS]
+        events += [SlotSet(REQUESTED_DOCUMENT, requested), SlotSet("description", f"申请公开{requested}")]
+    elif not text.startswith("/") and _story_length(_plain(text)) >= 12:
+        events.append(SlotSet("description", text))
+    utter(dispatcher, _intro(kind))
+    return events
 
 
 def _story_length(text: str) -> int:

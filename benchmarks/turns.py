@@ -13,14 +13,14 @@ directory and database each), all at once, and stops them with SIGINT when done,
 Rasa's own REST webhook on the current stack, called directly, is the reference. Simulated
 citizens are closed loops: each holds its own conversation (the gateway issues its id), one turn after the
 other with no think time, and N of them run at once (asyncio + httpx). The conversations are written
-here: greetings, questions answered from the index (action_answer), out of scope, a complaint that
+here: greetings, questions answered from the index (action_question_or_request), out of scope, a complaint that
 opens the ticket form, thanks. Every cell gets exactly the same conversations (different sender ids,
 so trackers never mix); cells run in two passes, the second in reverse order, so that drift on a
 shared machine hits every variant alike. Warm-up turns are not counted. Handoff and emergency turns
 are kept out (they end the bot's ownership); the emergency net, which answers without Rasa, is timed
 on its own as a gateway floor.
 
-Where the time goes: latency per turn kind, action_answer on the action server directly, the CPU each
+Where the time goes: latency per turn kind, action_question_or_request on the action server directly, the CPU each
 stack process burns per turn (from /proc), and Rasa in process (benchmarks/rasa_turn_profile.py:
 tracker retrieve and save, NLU, policy predictions, the action call, per tracker store), run while
 the stacks idle. A paced cell (20 senders with a citizen's think time) sits next to the closed loop.
@@ -88,7 +88,7 @@ class Turn:
 
 GREET = ("greet (utter)", ("greet",))
 THANK = ("thanks (utter)", ("thank",))
-QUESTION = ("question (action_answer)", ("ask_service", "ask_health", "ask_policy"))
+QUESTION = ("question (action_question_or_request)", ("ask_service", "ask_health", "ask_policy"))
 OUT = ("out of scope (utter)", ("out_of_scope",))
 COMPLAINT = ("complaint opens form", ("complaint",))
 
@@ -333,9 +333,9 @@ async def run_pass(
 
 
 def action_call(text: str, sender: str) -> dict:
-    """What Rasa posts to the action server for action_answer, trimmed to what the action reads."""
+    """What Rasa posts to the action server for action_question_or_request, trimmed to what the action reads."""
     return {
-        "next_action": "action_answer",
+        "next_action": "action_question_or_request",
         "sender_id": sender,
         "version": "3.6.0",
         "domain": {},
@@ -405,7 +405,7 @@ async def benchmark(stacks: dict[str, Stack], rounds_1: int, rounds_20: int) -> 
             await run_pass(client, cell, 1, "paced", think=THINK)
         after = machine_load()
 
-        # Floors on the current stack: the gateway answering without Rasa, action_answer without Rasa.
+        # Floors on the current stack: the gateway answering without Rasa, action_question_or_request without Rasa.
         async def emergency() -> None:
             _, body = await say_async(client, current.gateway, None, EMERGENCY_TEXT)  # a new conversation each
             assert body["handoff"] is True  # the net hands off
@@ -457,8 +457,8 @@ def rasa_profile(actions_url: str, directory: Path, rounds: int = 2) -> dict[str
 # --- the report -------------------------------------------------------------------------------------------
 
 UTTER = "utter only (greet, thanks, out of scope)"
-ANSWER = "action_answer (retrieval)"
-ACTION_FLOOR = "action server action_answer, called directly"
+ANSWER = "action_question_or_request (retrieval)"
+ACTION_FLOOR = "action server action_question_or_request, called directly"
 KIND_OF_INTENT = {
     "greet": UTTER,
     "thank": UTTER,
@@ -611,7 +611,7 @@ def report(m: Measured, variants: list[Variant]) -> list[str]:
 
     return [
         f"{turns_total} timed turns over {len(SCRIPTS)} scripted conversations (greet, questions answered by "
-        "action_answer, out of scope, a complaint opening the ticket form, thanks), the same for every path. "
+        "action_question_or_request, out of scope, a complaint opening the ticket form, thanks), the same for every path. "
         "Closed loop: each sender sends its next turn as soon as the previous reply arrives; two passes, the "
         f"second in reverse order. Model `{model.relative_to(ROOT)}` ({stat.st_size / 1e6:.1f} MB, trained "
         f"{trained}{replaced}). All {len(variants)} stacks were up at once, idle while another was measured. "

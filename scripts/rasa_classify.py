@@ -44,7 +44,10 @@ def main() -> int:
             parsed = loop.run_until_complete(agent.parse_message(record["text"]))
             intent = parsed.get("intent") or {}
             confidence = round(float(intent.get("confidence") or 0), 4)
-            result = {"id": query_id, "intent": intent.get("name"), "confidence": confidence}
+            ranking = {r["name"]: round(float(r.get("confidence") or 0), 6) for r in parsed.get("intent_ranking") or []}
+            result = {"id": query_id, "intent": intent.get("name"), "confidence": confidence, "ranking": ranking}
+            if "intent_raw_confidence" in parsed:  # rasa_addons/calibration.py: DIET's own figure
+                result["raw_confidence"] = round(float(parsed["intent_raw_confidence"]), 6)
         except ValueError as exc:
             result = {"id": query_id, "error": f"line {number}: {exc}"}
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")

@@ -1,0 +1,125 @@
+"""Is this first message a question to answer or a request to take down? Decided here, and only here.
+
+A question *about* complaints, disclosure, tickets or the hotline gets its answer; a form starts on a
+clear request or when the citizen presses the related action's button under the answer. Three pieces
+of evidence decide, together:
+- the intent and its calibrated confidence (rasa_addons/calibration.py: the probability it is right);
+- the retrieval's trust in its best answer (the answerer's calibrated probability that it answers);
+- the form of the message: does it ask (什么/怎么/哪些/几种/要不要/是否/吗…), does the citizen say
+  they want the action done (我要投诉, 帮我查), does it carry a ticket number.
+These are properties of how Chinese asks and requests, not patches for particular phrasings.
+
+Plain Python without Rasa: the action (actions/knowledge_actions.py), the tests and the benchmarks
+call `decide`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+#: Intents that start a form. The ticket kinds share the ticket form; query_ticket has its own.
+TICKET_INTENTS = ("complaint", "report", "suggestion", "disclosure_request")
+STATUS_INTENT = "query_ticket"
+QUESTION_INTENTS = ("ask_policy", "ask_health", "ask_service")
+
+#: Calibrated intent probability above which a request-shaped message (not a question) starts its form
+#: even when retrieval has an answer. Fitted on the gold set's dev split (benchmarks/answers.py).
+CLEAR_REQUEST = 0.6
+#: Calibrated probability that the retrieved passage answers, above which a question is answered.
+TRUSTED_ANSWER = 0.5
+#: A request intent ranked at least this likely is offered as a button under an answer.
+RELATED_ACTION = 0.15
+
+# A question: an interrogative word or particle, or a question mark. 吗/呢/么 only at the end of a
+# clause, where they are particles (什么 is matched on its own).
+_ASKS = re.compile(
+    r"什么|啥|咋|怎么|怎样|如何|为何|为什么|哪(?!怕)|几种|几个|几类|几项|几天|几号|"
+    r"多久|多长|多少|多大|要不要|需不需要|能不能|可不可以|会不会|是不是|有没有|算不算|是否|可否|能否|"
+    r"[吗嘛么呢][\s，,。.!！~～]*(?=$|[？?，,。])|[？?]|请问|想问|问一下|问下|咨询一下|打听"
+)
+# The citizen says they want the action done: first person or a polite imperative, then its verb.
+# "我想问/我想了解" asks, so the verb list never includes 问/了解/知道/咨询.
+_WANTS = re.compile(
+    r"(我|俺|本人|我们|咱)(就是)?(要|想要|想|需要|得|准备|决定|坚决)(实名)?(投诉|举报|检举|反映|建议|提|申请|查|查询|登记|找人工|转人工)|"
+    r"(帮|给|替)(我|俺)(查|投诉|举报|反映|登记|申请|转|问问|看看)|"
+    r"(麻烦|请)(你|您|你们)?(帮|给)|"
+    r"^(我)?(实名)?(投诉|举报|检举)(?!.*(怎么|如何|哪|多久|吗|么|？|\?))"
+)
+TICKET_NUMBER = re.compile(r"12320-\d{8}-\d{6}")
+# One's own matter: the citizen, or an order to look, and what a status is about.
+_OWN = re.compile(r"我|俺|侬|阿拉|本人|^(帮|麻烦|请)?(查|查询|查一下|查下|看看)")
+_STATUS = re.compile(
+    r"进度|结果|状态|办到|办好|办结|办完|回复|回音|答复|处理到|处理得|受理了|哪一步|到哪|怎么样|咋样|如何了|消息|有人管"
+)
+
+
+class Route(StrEnum):
+    ANSWER = "answer"  # answer from the knowledge base (or say honestly that it has none)
+    START_TICKET = "start_ticket"  # the ticket form, of `kind`
+    START_STATUS = "start_status"  # the ticket status query form
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What one message says, before any decision."""
+
+    intent: str
+    confidence: float  # calibrated; 1.0 for a button's payload
+    ranking: dict[str, float]  # calibrated, every intent the model ranked
+    text: str
+
+    @property
+    def from_button(self) -> bool:
+        return self.text.startswith("/")  # Rasa's "/intent{entities}" payload: the citizen pressed it
+
+    @property
+    def asks(self) -> bool:
+        return bool(_ASKS.search(self.text))
+
+    @property
+    def wants(self) -> bool:
+        return bool(_WANTS.search(self.text))
+
+    @property
+    def own_status(self) -> bool:
+        """A ticket number, or an explicit ask about one's own matter (我那个投诉办到哪了)."""
+        return bool(TICKET_NUMBER.search(self.text)) or bool(_OWN.search(self.text) and _STATUS.search(self.text))
+
+
+@dataclass(frozen=True)
+class Decision:
+    route: Route
+    #: For START_TICKET, the ticket kind; for ANSWER, the request offered as a button under the answer.
+    kind: str | None = None
+
+
+def decide(reading: Reading, trust: float | None) -> Decision:
+    """`trust`: the answerer's calibrated probability that its best answer answers; None if it has none."""
+    answered = trust is not None and trust >= TRUSTED_ANSWER
+    intent = reading.intent
+    if intent == STATUS_INTENT:
+        if reading.from_button or reading.own_status:
+            return Decision(Route.START_STATUS)
+        return Decision(Route.ANSWER, related_action(reading, fallback=STATUS_INTENT))
+    if intent in TICKET_INTENTS:
+        if reading.from_button or reading.wants:
+            return Decision(Route.START_TICKET, intent)
+        if reading.asks:
+            # A question about the thing is answered, and the action is one tap away; with no answer
+            # it is offered, never started, on a question.
+            return Decision(Route.ANSWER, intent)
+        if answered and reading.confidence < CLEAR_REQUEST:
+            return Decision(Route.ANSWER, intent)
+        return Decision(Route.START_TICKET, intent)
+    return Decision(Route.ANSWER, related_action(reading))
+
+
+def related_action(reading: Reading, fallback: str | None = None) -> str | None:
+    """The request the citizen may want next, if the model thinks it likely enough to offer."""
+    candidates = [(p, name) for name, p in reading.ranking.items() if name in (*TICKET_INTENTS, STATUS_INTENT)]
+    best = max(candidates, default=(0.0, None))
+    if best[1] is not None and best[0] >= RELATED_ACTION:
+        return best[1]
+    return fallback

@@ -1,0 +1,79 @@
+"""The question-or-request decision alone: the form of the message, the intent's confidence, the answer's trust."""
+
+import pytest
+
+from actions.question_or_request import CLEAR_REQUEST, Decision, Reading, Route, decide, related_action
+
+
+def reading(text, intent, confidence=0.95, **ranking):
+    return Reading(intent, confidence, {intent: confidence, **ranking}, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "公文上的公开属性一共分几种？",
+        "医院收费项目要不要向社会公开",
+        "投诉一般多久有结果",
+        "五公开是哪五个",
+        "依申请公开是否收费呢",
+        "请问信息公开申请在哪交",
+    ],
+)
+def test_a_question_about_a_request_is_answered_when_retrieval_trusts_its_answer(text):
+    assert decide(reading(text, "disclosure_request", 1.0), trust=0.9) == Decision(Route.ANSWER, "disclosure_request")
+
+
+def test_a_question_about_a_request_is_not_started_even_without_an_answer():
+    # The form is offered as a button, never started on a question.
+    assert decide(reading("举报了以后会有人来查吗", "report", 0.99), trust=None) == Decision(Route.ANSWER, "report")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我要投诉，怎么这么久都没人管",  # angry, and asks, but says what it wants
+        "帮我投诉一下社区医院的医生",
+        "我想申请公开我们区今年的卫生预算",
+        "麻烦你帮我登记一个举报",
+        "投诉市一医院乱收费",
+    ],
+)
+def test_a_clear_request_starts_its_form(text):
+    intent = "disclosure_request" if "公开" in text else "report" if "举报" in text else "complaint"
+    assert decide(reading(text, intent, 0.9), trust=0.95).route is Route.START_TICKET
+
+
+def test_a_statement_starts_the_form_unless_the_model_is_unsure_and_an_answer_is_trusted():
+    statement = "医院乱收费，多收了检查费"
+    assert decide(reading(statement, "complaint", CLEAR_REQUEST), trust=0.95).route is Route.START_TICKET
+    assert decide(reading(statement, "complaint", CLEAR_REQUEST - 0.2), trust=0.95).route is Route.ANSWER
+    assert decide(reading(statement, "complaint", CLEAR_REQUEST - 0.2), trust=None).route is Route.START_TICKET
+
+
+def test_a_button_payload_starts_the_form_whatever_retrieval_says():
+    assert decide(reading("/disclosure_request", "disclosure_request", 1.0), trust=0.99).route is Route.START_TICKET
+    assert decide(reading("/query_ticket", "query_ticket", 1.0), trust=0.99).route is Route.START_STATUS
+
+
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        ("12320这个电话到底是干嘛的", Route.ANSWER),
+        ("工单编号在哪看", Route.ANSWER),
+        ("12320-20261120-000042", Route.START_STATUS),
+        ("我上周投诉的那个有结果了吗", Route.START_STATUS),
+        ("查一下进度", Route.START_STATUS),
+        ("我的举报有回复没", Route.START_STATUS),
+    ],
+)
+def test_a_ticket_query_needs_a_number_or_an_ask_about_ones_own_matter(text, route):
+    assert decide(reading(text, "query_ticket", 1.0), trust=0.8).route is route
+
+
+def test_questions_are_answered_and_offer_the_request_the_model_finds_likely():
+    likely = reading("投诉需要什么材料", "ask_service", 0.6, complaint=0.3, report=0.05)
+    assert decide(likely, trust=0.9) == Decision(Route.ANSWER, "complaint")
+    unlikely = reading("出生医学证明怎么补办", "ask_service", 0.97, complaint=0.01)
+    assert decide(unlikely, trust=0.9) == Decision(Route.ANSWER, None)
+    assert related_action(unlikely, fallback="query_ticket") == "query_ticket"
