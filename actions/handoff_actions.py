@@ -13,7 +13,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.knowledge_actions import answer_or_fail
 from actions.replies import latest_user_text, utter
 from bot.emergency import DEFAULT_PSYCH_LINE, assess, guidance
 from bot.settings import SettingsError, get_settings
@@ -21,7 +20,6 @@ from bot.settings import SettingsError, get_settings
 log = logging.getLogger(__name__)
 
 HANDOFF = "好的，正在为您转接人工客服，请稍候。转接期间您发的消息会直接交给工作人员。"
-NOT_UNDERSTOOD = "抱歉，我没太明白。您可以换个说法，比如“出生医学证明怎么办理”“我要投诉”。"
 
 
 def handoff_events(reason: str) -> list[EventType]:
@@ -62,16 +60,6 @@ class ActionEmergency(Action):
         text = guidance(assess(latest_user_text(tracker)), psych_line())
         utter(dispatcher, text, handoff={"reason": "emergency", "priority": "urgent"})
         return handoff_events("emergency")
-
-
-class ActionFallback(Action):
-    def name(self) -> str:
-        return "action_fallback"
-
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
-        # The intent was unclear, but the words may still be a question the knowledge base answers well:
-        # a trusted passage beats "please rephrase".
-        return answer_or_fail(dispatcher, tracker, latest_user_text(tracker), failure_text=NOT_UNDERSTOOD)
 
 
 class ActionDeclineHuman(Action):

@@ -66,6 +66,8 @@ def answer_or_fail(
     return [SlotSet("failures_in_a_row", 0), SlotSet("human_offered", False)]
 
 
+FALLBACK_INTENT = "nlu_fallback"
+NOT_UNDERSTOOD = "抱歉，我没太明白。您可以换个说法，比如“出生医学证明怎么办理”“我要投诉”。"
 #: The slot that tells the rules what follows the decision: "answer", "ticket_form" or "query_ticket_form".
 NEXT = "question_or_request"
 #: The button under an answer that starts the related request, and the line that offers it.
@@ -84,14 +86,18 @@ def reading_of(tracker: Tracker) -> Reading:
     ranking = {
         str(r.get("name")): float(r.get("confidence") or 0.0)
         for r in message.get("intent_ranking") or []
-        if isinstance(r, dict) and r.get("name")
+        if isinstance(r, dict) and r.get("name") and r.get("name") != FALLBACK_INTENT
     }
-    confidence = intent.get("confidence")
+    name, confidence = intent.get("name"), intent.get("confidence")
+    understood = name != FALLBACK_INTENT
+    if not understood:  # below the fallback threshold: the model's best guess, marked unsure
+        name, confidence = max(ranking.items(), key=lambda item: item[1], default=("", 0.0))
     return Reading(
-        intent=str(intent.get("name") or ""),
+        intent=str(name or ""),
         confidence=float(confidence) if confidence is not None else 0.0,
         ranking=ranking,
         text=latest_user_text(tracker).strip(),
+        understood=understood,
     )
 
 
@@ -118,7 +124,8 @@ class ActionQuestionOrRequest(Action):
             return [SlotSet(NEXT, "query_ticket_form")]
         if answer is None:  # a button whose intent asks nothing: say what can be done
             answer = answerer().answer("")
-        events = answer_or_fail(dispatcher, tracker, reading.text, answer=answer)
+        failure = None if reading.understood else NOT_UNDERSTOOD
+        events = answer_or_fail(dispatcher, tracker, reading.text, failure_text=failure, answer=answer)
         if answer.document is None:  # a 依申请公开 answer already offers its own request button
             offer_related(dispatcher, decision.kind)
         return [*events, SlotSet(NEXT, "answer")]

@@ -69,6 +69,8 @@ class Reading:
     confidence: float  # calibrated; 1.0 for a button's payload
     ranking: dict[str, float]  # calibrated, every intent the model ranked
     text: str
+    #: False below the fallback threshold: `intent` is then only the model's best guess.
+    understood: bool = True
 
     @property
     def from_button(self) -> bool:
@@ -106,7 +108,7 @@ def decide(reading: Reading, trust: float | None) -> Decision:
     if intent in TICKET_INTENTS:
         if reading.from_button or reading.wants:
             return Decision(Route.START_TICKET, intent)
-        if reading.asks:
+        if reading.asks or not reading.understood:
             # A question about the thing is answered, and the action is one tap away; with no answer
             # it is offered, never started, on a question.
             return Decision(Route.ANSWER, intent)

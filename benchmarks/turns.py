@@ -466,7 +466,7 @@ KIND_OF_INTENT = {
     "ask_service": ANSWER,
     "ask_health": ANSWER,
     "ask_policy": ANSWER,
-    "nlu_fallback": "action_fallback (not understood)",
+    "nlu_fallback": "not understood (action_question_or_request)",
     "complaint": "ticket form opens (3 action calls)",
     "report": "ticket form opens (3 action calls)",
 }
@@ -611,7 +611,8 @@ def report(m: Measured, variants: list[Variant]) -> list[str]:
 
     return [
         f"{turns_total} timed turns over {len(SCRIPTS)} scripted conversations (greet, questions answered by "
-        "action_question_or_request, out of scope, a complaint opening the ticket form, thanks), the same for every path. "
+        "the question-or-request action, out of scope, a complaint opening the ticket form, thanks), the same for "
+        "every path. "
         "Closed loop: each sender sends its next turn as soon as the previous reply arrives; two passes, the "
         f"second in reverse order. Model `{model.relative_to(ROOT)}` ({stat.st_size / 1e6:.1f} MB, trained "
         f"{trained}{replaced}). All {len(variants)} stacks were up at once, idle while another was measured. "
