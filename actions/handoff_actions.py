@@ -13,12 +13,16 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.knowledge_actions import answer_or_fail
+from actions.question_or_request import is_question_about_danger
 from actions.replies import latest_user_text, utter
 from bot.emergency import DEFAULT_PSYCH_LINE, assess, guidance
 from bot.settings import SettingsError, get_settings
 
 log = logging.getLogger(__name__)
 
+#: Said after a first-aid answer: knowledge never replaces the call.
+CALL_FIRST = "如果现在就有人遇到危险，请立即拨打120急救电话（火灾119，治安110）。"
 HANDOFF = "好的，正在为您转接人工客服，请稍候。转接期间您发的消息会直接交给工作人员。"
 
 
@@ -56,8 +60,14 @@ class ActionEmergency(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[EventType]:
         # The same words as the gateway's net for the same message; the general guidance when the intent
-        # model found an emergency that the rule does not name.
-        text = guidance(assess(latest_user_text(tracker)), psych_line())
+        # model found an emergency that the rule does not name, unless the message only asks about one.
+        said = latest_user_text(tracker)
+        assessment = assess(said)
+        if is_question_about_danger(said, emergency_now=assessment is not None):
+            events = answer_or_fail(dispatcher, tracker, said)
+            utter(dispatcher, CALL_FIRST)
+            return events
+        text = guidance(assessment, psych_line())
         utter(dispatcher, text, handoff={"reason": "emergency", "priority": "urgent"})
         return handoff_events("emergency")
 

@@ -55,6 +55,17 @@ _STATUS = re.compile(
 )
 
 
+def asks(text: str) -> bool:
+    """The message asks something (an interrogative word or particle, or a question mark)."""
+    return bool(_ASKS.search(text))
+
+
+def is_question_about_danger(text: str, emergency_now: bool) -> bool:
+    """The intent model said emergency, but nothing is happening now (bot/emergency.py's reading) and the
+    message asks: 心肺复苏怎么做 is health knowledge, answered with the numbers to call, not a handoff."""
+    return not emergency_now and asks(text)
+
+
 class Route(StrEnum):
     ANSWER = "answer"  # answer from the knowledge base (or say honestly that it has none)
     START_TICKET = "start_ticket"  # the ticket form, of `kind`
@@ -78,7 +89,7 @@ class Reading:
 
     @property
     def asks(self) -> bool:
-        return bool(_ASKS.search(self.text))
+        return asks(self.text)
 
     @property
     def wants(self) -> bool:

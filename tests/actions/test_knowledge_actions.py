@@ -110,3 +110,18 @@ def test_a_question_offers_the_request_the_model_ranks_likely(answers_from_the_k
     slots, messages = _run("申请政府信息公开要提交什么材料", "ask_service", 0.7, ranking)
     assert slots["question_or_request"] == "answer"
     assert messages[-1]["buttons"] == [{"title": "申请公开具体信息", "payload": "/disclosure_request"}]
+
+
+def test_a_first_aid_question_the_model_took_for_an_emergency_is_answered_with_the_numbers(
+    answers_from_the_knowledge_index,
+):
+    from actions.handoff_actions import CALL_FIRST, ActionEmergency
+
+    dispatcher = CollectingDispatcher()
+    events = ActionEmergency().run(dispatcher, _tracker("心肺复苏的正确步骤是什么", "emergency"), {})
+    assert SlotSet("handoff", True) not in events
+    assert dispatcher.messages[-1]["text"] == CALL_FIRST
+    # Happening now: the guidance and the handoff, whatever the form of the message.
+    dispatcher = CollectingDispatcher()
+    events = ActionEmergency().run(dispatcher, _tracker("我爸突然倒地叫不醒了怎么办", "emergency"), {})
+    assert SlotSet("handoff", True) in events and "120" in dispatcher.messages[0]["text"]
