@@ -54,12 +54,12 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, percentile_ms, publish_report, table
-from gold import GoldItem, load_gold, split_of
 
 from actions.answering import BY_REQUEST, NO_ANSWER
 from actions.handoff_actions import NOT_UNDERSTOOD
 from actions.ticket_actions import NOT_FOUND as STATUS_NOT_FOUND
 from actions.ticket_actions import TOO_MANY_CHECKS
+from benchmarks.gold import GOLD_PATH, GoldItem, load_gold, split_of
 from bot.callbacks import ASK_FOR_MESSAGE, ASK_FOR_PHONE
 from bot.conversation import EMPTY_TURN
 from bot.emergency import DEFAULT_PSYCH_LINE, assess, guidance
@@ -237,8 +237,8 @@ def _plain(text: str) -> str:
 
 
 def is_right_clause(citation: dict[str, str], item: GoldItem) -> bool:
-    labels = [label.strip() for label in str(citation.get("clause") or "").split(" > ")]
-    return citation.get("doc_id") == item.doc_id and item.section is not None and item.section.strip() in labels
+    """The gold contract's rule (GoldItem.is_right_clause: the doc and one label of the path, or an `also`)."""
+    return item.is_right_clause(str(citation.get("doc_id") or ""), str(citation.get("clause") or ""))
 
 
 def judge(item: GoldItem, outcome: Outcome, catalogue: dict[str, str]) -> Verdict:
@@ -246,16 +246,16 @@ def judge(item: GoldItem, outcome: Outcome, catalogue: dict[str, str]) -> Verdic
     verdict = Verdict()
     if item.kind == "question":
         verdict.phrase_shown = bool(item.phrase) and _plain(item.phrase) in _plain(outcome.text)
-        if item.answer == "by_request":
-            title = catalogue.get(item.doc_id or "")
+        if item.by_request:
+            title = catalogue.get(item.doc_id)
             right = outcome.path == "by_request" and bool(title) and _plain(title) in _plain(outcome.text)
             verdict.top_right = verdict.any_right = verdict.top_right_doc = right
         elif outcome.path == "answered" and outcome.citations:
             verdict.top_right = is_right_clause(outcome.citations[0], item)
             verdict.any_right = any(is_right_clause(c, item) for c in outcome.citations)
-            verdict.top_right_doc = outcome.citations[0].get("doc_id") == item.doc_id
+            verdict.top_right_doc = outcome.citations[0].get("doc_id") in {c.doc_id for c in item.clauses}
     elif item.kind == "request":
-        verdict.routed_right = routed_right(item.expect or "", outcome)
+        verdict.routed_right = routed_right(item.expect, outcome)
     return verdict
 
 
@@ -374,8 +374,8 @@ def figures(results: Sequence[Result]) -> Figures:
     wrong = Counter(r.outcome.path for r in questions if r.outcome.path in WRONG_PATHS)
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for r in requests:
-        by_kind[r.item.expect or "?"][0] += r.verdict.routed_right
-        by_kind[r.item.expect or "?"][1] += 1
+        by_kind[r.item.expect][0] += r.verdict.routed_right
+        by_kind[r.item.expect][1] += 1
     said_not_found = [r for r in (*questions, *unanswerable) if r.outcome.path == "not_found"]
     true_not_found = sum(1 for r in said_not_found if r.item.kind == "unanswerable")
     seconds = [r.outcome.seconds for r in results if r.outcome.path not in ("error",)]
@@ -459,7 +459,7 @@ def retrieval_alone(index: Path, items: Sequence[GoldItem]) -> dict[str, dict[st
     from index.retriever import Retriever
 
     retriever = Retriever(index)
-    quoted = [i for i in items if i.kind == "question" and i.answer != "by_request"]
+    quoted = [i for i in items if i.kind == "question" and not i.by_request]
     return {
         split: {
             label: clause_ranks(retriever, [i for i in quoted if split_of(i.id) == split], mode)
@@ -478,13 +478,15 @@ class Source:
     path: Path
 
 
+def _shown(path: Path) -> str:
+    """A path as the report shows it: relative to the checkout when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def parse_source(value: str) -> Source:
-    """`[LABEL=]PATH`; the label defaults to the path (relative to the checkout when inside it)."""
+    """`[LABEL=]PATH`; the label defaults to the path."""
     label, _, path = value.rpartition("=") if "=" in value else ("", "", value)
-    resolved = Path(path).resolve()
-    if not label:
-        label = str(resolved.relative_to(ROOT)) if resolved.is_relative_to(ROOT) else str(resolved)
-    return Source(label, resolved)
+    return Source(label or _shown(Path(path).resolve()), Path(path).resolve())
 
 
 @dataclass(frozen=True)
@@ -596,7 +598,8 @@ def print_dev_failures(name: str, results: Sequence[Result]) -> None:
     for group, members in grouped.items():
         print(f"\n### {group} ({len(members)})")
         for r in members:
-            expected = r.item.expect or f"{r.item.doc_id} / {r.item.section} / {r.item.phrase!r}"
+            expected = r.item.expect or " or ".join(f"{c.doc_id} / {c.section}" for c in r.item.clauses)
+            expected += f" / {r.item.phrase!r}" if r.item.phrase else ""
             cited = r.outcome.citations[0] if r.outcome.citations else None
             got = f"{cited['doc_id']} / {cited['clause']}" if cited else r.outcome.text.replace("\n", " ")[:60]
             print(
@@ -609,16 +612,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", type=parse_source, help="[LABEL=]PATH of a Rasa model")
     parser.add_argument("--index", action="append", type=parse_source, help="[LABEL=]DIR of a knowledge index")
-    parser.add_argument("--gold", type=Path, default=None, help="default: benchmarks/data/answers_gold.jsonl")
+    parser.add_argument("--gold", type=Path, default=GOLD_PATH)
     parser.add_argument("--concurrency", type=int, default=1, help="conversations at once (latency: 1)")
     parser.add_argument("--skip-retrieval", action="store_true")
+    parser.add_argument("--note", action="append", default=[], help="a line for the report: what the variants are")
     args = parser.parse_args(argv)
-    models = args.model or [parse_source(f"main={DEFAULT_MODEL}")]
-    indexes = args.index or [parse_source(f"knowledge={DEFAULT_INDEX}")]
+    models = args.model or [parse_source(str(DEFAULT_MODEL))]
+    indexes = args.index or [parse_source(str(DEFAULT_INDEX))]
     for source in (*models, *indexes):
         if not source.path.exists():
             raise SystemExit(f"not found: {source.path}")
-    items = load_gold(args.gold) if args.gold else load_gold()
+    items = load_gold(args.gold)
     replies = load_replies()
     variants = [Variant(m, i) for m in models for i in indexes]
     several = len(indexes) > 1
@@ -652,8 +656,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup = [
         "## What was measured",
         __doc__.split("\n\n")[1].replace("\n", " "),
-        f"Gold set: `{(args.gold or Path('benchmarks/data/answers_gold.jsonl'))}` ({len(items)} items, "
-        f"sha256 {file_digest(args.gold.resolve() if args.gold else ROOT / 'benchmarks/data/answers_gold.jsonl')}):",
+        f"Gold set: `{_shown(args.gold.resolve())}` ({len(items)} items, sha256 {file_digest(args.gold.resolve())}):",
         gold_summary(items),
         "Variants (each a column, per split):",
         "\n".join(
@@ -664,6 +667,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         f"Conversations at once: {args.concurrency}. Latency is per turn, measured by the client: the gateway, "
         "Rasa (NLU and policies) and the action server (retrieval), on a machine shared with other work.",
+        *args.note,
     ]
     sections = [
         *setup,

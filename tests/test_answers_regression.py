@@ -19,19 +19,23 @@ from benchmarks import answers
 class Floors:
     right_clause_top: float  # questions answered with the right clause as the top citation, at least
     wrong_path_ceiling: float  # questions that started a form or handed off by mistake, at most
-    routed_right: float  # requests that took their path
     not_found_precision: float
     not_found_recall: float
+    #: The requests today's model sends down a wrong path; any other request off its path fails.
+    misrouted_requests: frozenset[str]
 
 
-#: A little under what `python benchmarks/answers.py` measured on the dev split (benchmarks/results/answers.md).
-#: Measured: FILLED IN BY THE BASELINE RUN. Raise them when answering improves; never lower one to pass.
+#: A little under what `python benchmarks/answers.py` measured on the dev split: 2026-12-01, main at 31f9864
+#: (today's model) with the index of knowledge/ plus the gold branch's hotline FAQ, as main will be once both are
+#: merged (benchmarks/results/answers.md, "main · + hotline FAQ"): right clause .418 (61/146), form + handoff
+#: .411 (60/146), "not found" precision .500 (1/2), recall .043 (1/23), requests 30/32. Raise them as answering
+#: improves; never lower one to pass.
 FLOORS = Floors(
-    right_clause_top=0.0,
-    wrong_path_ceiling=1.0,
-    routed_right=1.0,
-    not_found_precision=0.0,
-    not_found_recall=0.0,
+    right_clause_top=0.40,
+    wrong_path_ceiling=0.43,
+    not_found_precision=0.45,
+    not_found_recall=0.04,
+    misrouted_requests=frozenset({"r-human-007", "r-callback-002"}),  # 帮我转人公 → greet; 请…回电 → status form
 )
 #: Conversations at once: the gateway and Rasa are async and the action server a process of its own, so a few
 #: turns overlap (Rasa's lock is per conversation).
@@ -81,15 +85,17 @@ def test_questions_rarely_start_a_form_or_hand_off(dev_results, dev):
 
 
 def test_requests_are_routed_right(dev_results, dev):
+    """Every request that reaches its path today still does (the share alone would let one trade for another)."""
     assert dev.requests > 0
-    assert dev.routed_right >= FLOORS.routed_right, _listing(dev_results, "request")
+    misrouted = {r.item.id for r in dev_results if r.item.kind == "request" and not r.verdict.routed_right}
+    assert misrouted <= FLOORS.misrouted_requests, _listing(dev_results, "request")
 
 
 def test_not_found_is_said_to_the_unanswerable_and_only_to_them(dev_results, dev):
     assert dev.unanswerable > 0
     listing = _listing(dev_results, "unanswerable")
     assert dev.not_found_recall >= FLOORS.not_found_recall, f"recall {dev.not_found_recall:.3f}\n{listing}"
-    precision = dev.not_found_precision
-    assert precision != precision or precision >= FLOORS.not_found_precision, (  # NaN: nothing said "not found"
-        f"precision {precision:.3f}\n" + _listing(dev_results, "question → not_found")
+    # Some unanswerable question was told "not found", so precision is a number.
+    assert dev.not_found_precision >= FLOORS.not_found_precision, (
+        f"precision {dev.not_found_precision:.3f}\n" + _listing(dev_results, "question → not_found")
     )
