@@ -10,13 +10,13 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency lock clean
+.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency bench-answers lock clean
 
 help:
 	@echo "make run    set everything up, build the index and train the model if stale, start the assistant"
 	@echo "make test   set everything up and run the test suite"
 	@echo "make lint   ruff check and format check"
-	@echo "make bench-retrieval | bench-embedders | bench-routing | bench-emergency   benchmarks (write benchmarks/results/*.md)"
+	@echo "make bench-retrieval | bench-embedders | bench-routing | bench-emergency | bench-answers   benchmarks (write benchmarks/results/*.md)"
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -90,6 +90,11 @@ bench-emergency: $(VENV)/.installed
 bench-nlu: setup
 	$(VENV)/bin/hotline nlu train
 	$(VENV)/bin/python benchmarks/nlu.py
+
+# The gold set through the real stack; more variants side by side: ARGS="--model A=a.tar.gz --model B=b.tar.gz".
+bench-answers: setup index
+	$(VENV)/bin/hotline nlu train
+	$(VENV)/bin/python benchmarks/answers.py $(ARGS)
 
 # Refresh requirements/app.lock from the current app venv.
 lock:

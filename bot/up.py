@@ -160,6 +160,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "Rasa's tracker database; sets HOTLINE_VAR for every process (default: $HOTLINE_VAR, else var/)",
     )
     up.add_argument("--no-train", action="store_true", help="use the existing model as it is")
+    up.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="serve this Rasa model instead of models/hotline.tar.gz, as it is (implies --no-train)",
+    )
     up.set_defaults(handler=_up)
 
 
@@ -173,7 +179,12 @@ def _up(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no knowledge index at {index}: run `hotline index ensure` (or `make run`)")
     if args.rasa_workers < 1:
         raise ValueError("--rasa-workers must be at least 1")
-    model = nlu.model_path() if args.no_train else nlu.train()
+    if args.model is not None:  # a model chosen by path is served as it is
+        model: Path = args.model.resolve()
+    elif args.no_train:
+        model = nlu.model_path()
+    else:
+        model = nlu.train()
     if not model.exists():
         raise FileNotFoundError(f"no model at {model}: run `hotline nlu train`")
     settings.var.mkdir(parents=True, exist_ok=True)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+
+from tests.stack import StackDidNotStart, hotline_up
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # The gateway refuses to start without it (bot/app.py); one random key per test session.
@@ -134,50 +133,24 @@ class Stack:
     var: Path
 
 
-#: The settings that pick the database; a stack is given only the ones its test means.
-DATABASE_VARIABLES = ("DATABASE_URL", "HOTLINE_DATABASE_URL", "HOTLINE_VAR")
-
-
 @contextmanager
 def running_stack(index: Path, var: Path, database_env: dict[str, str], database_url: str) -> Iterator[Stack]:
     """`hotline up --var VAR` with `database_env` as its only database settings, until the block ends.
 
     `database_url` is where the test expects the stack's tickets (it does not configure anything).
     """
-    from bot.supervisor import free_port, wait_for_http
-
-    ports = [free_port() for _ in range(3)]
     log = var.parent / f"{var.name}-hotline-up.log"
-    command = [str(Path(sys.executable).with_name("hotline")), "up", "--no-train", "--index", str(index)]
-    command += ["--var", str(var), "--port", str(ports[0]), "--rasa-port", str(ports[1])]
-    command += ["--actions-port", str(ports[2])]
-    # No HOTLINE_CONVERSATION_KEY either: `hotline up` generates one into `var`, as on embedded defaults.
-    env = {k: v for k, v in os.environ.items() if k not in (*DATABASE_VARIABLES, "HOTLINE_CONVERSATION_KEY")}
-    with log.open("w") as log_file:
-        process = subprocess.Popen(
-            command,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            # PYTHONPATH: this checkout's code, even when the venv's editable install points at another one.
-            env={
-                **env,
-                "PYTHONPATH": str(ROOT),
-                **database_env,
-                "HOTLINE_TRUSTED_PROXIES": "127.0.0.1",
-                "HOTLINE_TICKET_CHECK_LOCKOUT_S": str(STACK_TICKET_CHECK_LOCKOUT_S),
-            },
-        )
-    url = f"http://127.0.0.1:{ports[0]}"
-    try:
-        if not wait_for_http(f"{url}/healthz", timeout=300):
-            pytest.fail(f"hotline up did not come up:\n{log.read_text()[-3000:]}")
-        yield Stack(url, database_url, log, var)
-    finally:
-        process.send_signal(signal.SIGINT)
+    env = {
+        **database_env,
+        "HOTLINE_TRUSTED_PROXIES": "127.0.0.1",
+        "HOTLINE_TICKET_CHECK_LOCKOUT_S": str(STACK_TICKET_CHECK_LOCKOUT_S),
+    }
+    with ExitStack() as stack:
         try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            url = stack.enter_context(hotline_up(index, var, env, log=log))
+        except StackDidNotStart as exc:
+            pytest.fail(str(exc))
+        yield Stack(url, database_url, log, var)
 
 
 @pytest.fixture(scope="session")

@@ -122,3 +122,14 @@ def test_import_seeds_reads_the_committed_seeds_and_reproduces_the_policy_folder
     assert sorted(p.name for p in tmp_path.iterdir()) == [p.name for p in policy]
     for path in policy:
         assert (tmp_path / path.name).read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), path.name
+
+
+def test_up_serves_the_model_it_is_named_and_refuses_one_that_is_missing(tmp_path):
+    """`hotline up --model PATH` (the answers benchmark's variants): that model, not models/hotline.tar.gz."""
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "manifest.json").write_text("{}", encoding="utf-8")
+    missing = tmp_path / "retrained.tar.gz"
+    result = _run(["up", "--model", str(missing), "--index", str(index), "--var", str(tmp_path / "var")])
+    assert result.returncode == 2
+    assert f"no model at {missing}" in result.stderr
