@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, percentile_ms, publish_report, table
 
 from actions.answering import BY_REQUEST, NO_ANSWER
-from actions.handoff_actions import NOT_UNDERSTOOD
+from actions.knowledge_actions import NOT_UNDERSTOOD
 from actions.ticket_actions import NOT_FOUND as STATUS_NOT_FOUND
 from actions.ticket_actions import TOO_MANY_CHECKS
 from benchmarks.gold import GOLD_PATH, GoldItem, load_gold, split_of

@@ -34,6 +34,7 @@ CONFIG = ROOT / "config.yml"
 HELDOUT = ROOT / "benchmarks" / "data" / "nlu_heldout.jsonl"
 CONTRASTIVE = ROOT / "benchmarks" / "data" / "nlu_contrastive_heldout.jsonl"
 BINS = 10
+FALLBACK = "nlu_fallback"
 TEMPERATURES = [round(0.5 + 0.05 * i, 2) for i in range(391)]  # 0.5 … 20
 _TEMPERATURE_LINE = re.compile(r"(name: rasa_addons\.calibration\.TemperatureScaledIntents\n\s+temperature: )([\d.]+)")
 
@@ -86,13 +87,23 @@ def fit_temperature(items: list[Scored]) -> float:
     return min(TEMPERATURES, key=lambda t: negative_log_likelihood(items, t))
 
 
+def path_of(intent: str) -> frozenset[str]:
+    """The intents that lead where this one does: every question intent answers; a request is its own."""
+    return frozenset(QUESTION_INTENTS) if intent in QUESTION_INTENTS else frozenset([intent])
+
+
 def reliability(items: list[Scored], temperature: float) -> tuple[float, list[tuple[str, int, float, float]]]:
-    """ECE and the diagram's rows (bin, count, mean confidence, accuracy) for the top intent."""
+    """ECE and the diagram's rows (bin, count, mean confidence, accuracy) for the top intent's path.
+
+    The confidence is the probability of the path the top intent leads to (for a question intent, all of
+    them together), the figure the decision reads for a request intent.
+    """
     rows: list[list[tuple[float, bool]]] = [[] for _ in range(BINS)]
     for item in items:
         p = tempered(item.probabilities, temperature)
         top = max(p, key=p.get)
-        rows[min(int(p[top] * BINS), BINS - 1)].append((p[top], top in item.right))
+        confidence = sum(p.get(name, 0.0) for name in path_of(top))
+        rows[min(int(confidence * BINS), BINS - 1)].append((confidence, top in item.right))
     ece = 0.0
     diagram = []
     for index, members in enumerate(rows):
@@ -110,6 +121,8 @@ def score(records: list[tuple[str, frozenset[str]]], model: Path, temperature: f
     scored = []
     for (_, right), result in zip(records, results, strict=True):
         ranking = result.get("ranking") or {result["intent"]: result["confidence"]}
+        # nlu_fallback is the fallback classifier's verdict, added after calibration: not one of DIET's classes.
+        ranking = {name: p for name, p in ranking.items() if name != FALLBACK} or {FALLBACK: 1.0}
         scored.append(Scored(untempered(ranking, temperature), right))
     return scored
 
@@ -168,11 +181,12 @@ def main() -> int:
     body = (
         f"Model: `{args.model.name}` (trained with T = {trained_with}). Temperature fitted on the gold dev split "
         f"only: **T = {fitted}**. A message is right when its top intent leads to the right path (any question "
-        "intent for a question; also out_of_scope for an unanswerable one; the request's own intent).\n\n"
+        "intent for a question; also out_of_scope for an unanswerable one; the request's own intent). The "
+        "confidence is that of the top intent's path (the question intents together; a request on its own).\n\n"
         "## Calibration, DIET's own confidence beside the calibrated one\n\n"
         f"{summary_table}\n\n## Reliability diagrams (top intent)\n\n" + "\n".join(diagrams)
     )
-    publish_report("calibration", "Intent confidence calibration", body)
+    publish_report("calibration", "Intent confidence calibration", [body])
     if args.write:
         text = CONFIG.read_text(encoding="utf-8")
         CONFIG.write_text(_TEMPERATURE_LINE.sub(lambda m: f"{m.group(1)}{fitted}", text), encoding="utf-8")

@@ -37,10 +37,19 @@ def test_a_question_about_a_request_is_not_started_even_without_an_answer():
         "我想申请公开我们区今年的卫生预算",
         "麻烦你帮我登记一个举报",
         "投诉市一医院乱收费",
+        "我有个建议，社区医院能不能周末也开门",  # declares a suggestion, then words it as a question
     ],
 )
 def test_a_clear_request_starts_its_form(text):
-    intent = "disclosure_request" if "公开" in text else "report" if "举报" in text else "complaint"
+    intent = (
+        "disclosure_request"
+        if "公开" in text
+        else "report"
+        if "举报" in text
+        else "suggestion"
+        if "建议" in text
+        else "complaint"
+    )
     assert decide(reading(text, intent, 0.9), trust=0.95).route is Route.START_TICKET
 
 
@@ -65,6 +74,7 @@ def test_a_button_payload_starts_the_form_whatever_retrieval_says():
         ("我上周投诉的那个有结果了吗", Route.START_STATUS),
         ("查一下进度", Route.START_STATUS),
         ("我的举报有回复没", Route.START_STATUS),
+        ("请帮我查询本人上月提交的投诉件的办理情况", Route.START_STATUS),
     ],
 )
 def test_a_ticket_query_needs_a_number_or_an_ask_about_ones_own_matter(text, route):
