@@ -1,4 +1,9 @@
-"""Classify JSONL {"id", "text"} lines with a trained Rasa model. Runs in .venv-rasa (Python 3.10).
+"""Classify JSONL {"id", "text"} lines with a trained Rasa model.
+
+Each line gets {"id", "intent", "confidence", "entities", "ranking"}: ranking holds the classifier's best three
+[intent, confidence] pairs, also when the fallback won.
+
+Runs in .venv-rasa (Python 3.10).
 
 Called by `hotline nlu classify`; kept free of the app's packages because Rasa 3.6 cannot live
 beside them (so the JSONL line handling mirrors index/cli.py's instead of importing it). Loads the
@@ -44,7 +49,20 @@ def main() -> int:
             parsed = loop.run_until_complete(agent.parse_message(record["text"]))
             intent = parsed.get("intent") or {}
             confidence = round(float(intent.get("confidence") or 0), 4)
-            result = {"id": query_id, "intent": intent.get("name"), "confidence": confidence}
+            entities = [{"entity": e.get("entity"), "value": e.get("value")} for e in parsed.get("entities") or []]
+            # The classifier's best intents even when the fallback won: calibration and benchmarks read them.
+            ranking = [
+                [r.get("name"), round(float(r.get("confidence") or 0), 4)]
+                for r in parsed.get("intent_ranking") or []
+                if r.get("name") != "nlu_fallback"
+            ][:3]
+            result = {
+                "id": query_id,
+                "intent": intent.get("name"),
+                "confidence": confidence,
+                "entities": entities,
+                "ranking": ranking,
+            }
         except ValueError as exc:
             result = {"id": query_id, "error": f"line {number}: {exc}"}
         sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
