@@ -120,7 +120,7 @@ def score(records: list[tuple[str, frozenset[str]]], model: Path, temperature: f
     results = classify_lines([{"id": i, "text": text} for i, (text, _) in enumerate(records)], model)
     scored = []
     for (_, right), result in zip(records, results, strict=True):
-        ranking = result.get("ranking") or {result["intent"]: result["confidence"]}
+        ranking = dict(result.get("ranking") or []) or {result["intent"]: result["confidence"]}
         # nlu_fallback is the fallback classifier's verdict, added after calibration: not one of DIET's classes.
         ranking = {name: p for name, p in ranking.items() if name != FALLBACK} or {FALLBACK: 1.0}
         scored.append(Scored(untempered(ranking, temperature), right))

@@ -10,7 +10,9 @@ threads of the process) is what it takes from the cores, which on a shared machi
 wall time. Prints one JSON object: per tracker store, a list of turns, each a dict of
 "<step> wall|cpu|calls" -> seconds or count.
 
-    .venv-rasa/bin/python benchmarks/rasa_turn_profile.py MODEL ACTIONS_URL DIR CONVERSATIONS_JSON ROUNDS
+    .venv-rasa/bin/python benchmarks/rasa_turn_profile.py MODEL ACTIONS_URL DIR CONVERSATIONS_JSON ROUNDS [STORES]
+
+STORES: the names of the stores to run, as below, separated by "|" (default: all of them).
 """
 
 from __future__ import annotations
@@ -87,7 +89,9 @@ def instrument_rasa() -> None:
     EndpointConfig.request = timed("action server HTTP round trip", EndpointConfig.request)  # type: ignore[method-assign]
 
 
-async def profile(model: str, actions_url: str, directory: str, conversations: list[list[str]], rounds: int) -> dict:
+async def profile(
+    model: str, actions_url: str, directory: str, conversations: list[list[str]], rounds: int, only: set[str]
+) -> dict:
     stores: dict[str, Callable[[], TrackerStore]] = {
         "SQLTrackerStore (current)": lambda: SQLTrackerStore(dialect="sqlite", db=os.path.join(directory, "sql.db")),
         "CachedSQLTrackerStore": lambda: CachedSQLTrackerStore(dialect="sqlite", db=os.path.join(directory, "c.db")),
@@ -96,6 +100,8 @@ async def profile(model: str, actions_url: str, directory: str, conversations: l
         ),
         "InMemoryTrackerStore (no durability; floor)": lambda: InMemoryTrackerStore(domain=None),
     }
+    if only:
+        stores = {name: make for name, make in stores.items() if name in only}
     configure_structlog(logging.INFO)  # as `rasa run` does: without it every debug event is printed
     for cls in (SQLTrackerStore, CachedSQLTrackerStore, InMemoryTrackerStore):
         instrument(cls)
@@ -127,7 +133,8 @@ async def profile(model: str, actions_url: str, directory: str, conversations: l
 
 def main() -> None:
     model, actions_url, directory, conversations, rounds = sys.argv[1:6]
-    result = asyncio.run(profile(model, actions_url, directory, json.loads(conversations), int(rounds)))
+    only = set(filter(None, sys.argv[6].split("|"))) if len(sys.argv) > 6 else set()
+    result = asyncio.run(profile(model, actions_url, directory, json.loads(conversations), int(rounds), only))
     print(json.dumps(result))
 
 

@@ -12,10 +12,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TextIO
+
+from bot.train_progress import run_with_progress
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"
 MODEL_NAME = "hotline"
+TRAIN_LOG = MODELS / "train.log"
 
 
 def rasa_venv() -> Path:
@@ -37,15 +41,20 @@ def model_path() -> Path:
     return MODELS / f"{MODEL_NAME}.tar.gz"
 
 
-def train(force: bool = False) -> Path:
-    """Train unless data and config are unchanged: Rasa fingerprints them and reuses its cache."""
+def train(force: bool = False, out: TextIO | None = None) -> Path:
+    """Train unless data and config are unchanged: Rasa fingerprints them and reuses its cache.
+
+    Rasa's own output goes to models/train.log; `out` (default stdout) gets a progress line now and then.
+    """
     rasa = rasa_venv() / "bin" / "rasa"
     if not rasa.exists():
         raise FileNotFoundError(f"{rasa} not found: run `make setup`")
     command = [str(rasa), "train", "--fixed-model-name", MODEL_NAME, "--out", str(MODELS)]
     if force:
         command.append("--force")
-    subprocess.run(command, cwd=ROOT, env=rasa_env(), check=True)
+    code = run_with_progress(command, ROOT, rasa_env(), TRAIN_LOG, out or sys.stdout)
+    if code:
+        raise subprocess.CalledProcessError(code, command)
     return model_path()
 
 
@@ -64,7 +73,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     train_parser = nlu_commands.add_parser("train", help="train (skipped when data and config are unchanged)")
     train_parser.add_argument("--force", action="store_true")
     train_parser.set_defaults(handler=lambda args: print(train(args.force)) or 0)
-    classify = nlu_commands.add_parser("classify", help='JSONL {"id", "text"} → {"id", "intent", "confidence"}')
+    classify = nlu_commands.add_parser(
+        "classify", help='JSONL {"id", "text"} → {"id", "intent", "confidence", "entities", "ranking"}'
+    )
     classify.add_argument("--model", type=Path, default=None, help="default: models/hotline.tar.gz")
     classify.set_defaults(handler=_classify)
 
