@@ -32,9 +32,16 @@ MERGE_ITEM_MAX_CHARS = 150
 _LABEL_MAX_CHARS = 40
 
 
+#: A chunk shorter than this (a guide's "八、收费依据与标准：不收费。") says too little to be found or to answer
+#: alone: it is merged with a neighbouring clause of the same family.
+ORPHAN_MAX_CHARS = 40
+
+
 @dataclass(frozen=True)
 class ChunkingConfig:
     max_chars: int = 600  # a section longer than this is cut at its sub-clauses, then at sentence ends
+    #: Chunks under this many characters are merged with their clause (0: never).
+    orphan_chars: int = ORPHAN_MAX_CHARS
 
 
 def clause_rank(line: str) -> int | None:
@@ -172,6 +179,75 @@ def _split_long(text: str, max_chars: int) -> list[str]:
     return pieces
 
 
+@dataclass
+class _Piece:
+    """A chunk in the making, with the clauses it holds: (section path, text) each, in document order."""
+
+    clauses: list[tuple[tuple[str, ...], str]]
+
+    @property
+    def section(self) -> tuple[str, ...]:
+        """Every label of every clause held, in order: the gold contract matches a clause label against it."""
+        labels: list[str] = []
+        for section, _ in self.clauses:
+            labels.extend(label for label in section if label not in labels)
+        return tuple(labels)
+
+    @property
+    def text(self) -> str:
+        parts: list[str] = []
+        for index, (section, text) in enumerate(self.clauses):
+            heading = section[-1] if section else ""
+            # A later clause is introduced by its heading, unless its text opens with it (a numbered paragraph).
+            if index and heading and heading not in self.section_before(index) and not _opens_with(text, heading):
+                parts.append(heading)
+            parts.append(text)
+        return "\n".join(parts)
+
+    def section_before(self, index: int) -> set[str]:
+        return {label for section, _ in self.clauses[:index] for label in section}
+
+
+def _opens_with(text: str, label: str) -> bool:
+    return text.startswith(label.removesuffix("…"))
+
+
+def _related(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One clause holds the other, or both sit under the same parent (siblings)."""
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter] or (len(a) == len(b) and a[:-1] == b[:-1])
+
+
+def merge_orphans(pieces: list[_Piece], min_chars: int, max_chars: int) -> list[_Piece]:
+    """Merge every piece shorter than `min_chars` into a related neighbour while the result fits.
+
+    The previous neighbour is preferred (a guide's 八、收费 joins 七、办理结果, the field before it); the
+    next one is taken when there is no previous one of the same family or it is full.
+    """
+    pieces = list(pieces)
+    changed = True
+    while changed:
+        changed = False
+        for index, piece in enumerate(pieces):
+            if len(piece.text) >= min_chars:
+                continue
+            for other in (index - 1, index + 1):
+                if not 0 <= other < len(pieces):
+                    continue
+                first, second = sorted((index, other))
+                merged = _Piece(pieces[first].clauses + pieces[second].clauses)
+                if (
+                    _related(pieces[first].clauses[-1][0], pieces[second].clauses[0][0])
+                    and len(merged.text) <= max_chars
+                ):
+                    pieces[first : second + 1] = [merged]
+                    changed = True
+                    break
+            if changed:
+                break
+    return pieces
+
+
 def chunk_document(document: Document, config: ChunkingConfig | None = None) -> list[Chunk]:
     config = config or ChunkingConfig()
     pieces: list[tuple[tuple[str, ...], str]] = []
@@ -192,20 +268,29 @@ def chunk_document(document: Document, config: ChunkingConfig | None = None) -> 
         if not text:
             continue
         pieces.extend((root, piece) for piece in _split_long(text, config.max_chars))
+    merged = merge_orphans([_Piece([(s, t.strip())]) for s, t in pieces], config.orphan_chars, config.max_chars)
     return [
         Chunk(
             chunk_id=f"{document.doc_id}#{number}",
             doc_id=document.doc_id,
             title=document.title,
-            section=section,
-            text=text.strip(),
+            section=piece.section,
+            text=piece.text.strip(),
             date=document.date,
             url=document.url,
             kind=document.kind,
             doc_number=document.doc_number,
             status=document.status,
             disclosure=document.disclosure,
-            extra={"question": document.question} if document.question else {},
+            extra=_extra(document, piece),
         )
-        for number, (section, text) in enumerate(pieces)
+        for number, piece in enumerate(merged)
     ]
+
+
+def _extra(document: Document, piece: _Piece) -> dict[str, object]:
+    extra: dict[str, object] = {"question": document.question} if document.question else {}
+    if len(piece.clauses) > 1:
+        # What each merged clause said, so that a guide's card can still show every field under its heading.
+        extra["clauses"] = [[list(section), text] for section, text in piece.clauses]
+    return extra
