@@ -14,7 +14,7 @@ from typing import Literal
 from index.documents import CatalogueEntry, Chunk
 from index.retriever import Hit, Retriever
 from index.tokenizer import tokenize
-from index.trust import TrustModel, default_trust_model, features
+from index.trust import TrustModel, default_trust_model
 
 #: A 依申请公开 document is named when its stated title and keywords are at least this close to the
 #: question (query–title cosine) and closer than the best passage.
@@ -111,7 +111,7 @@ class Answerer:
 
     def answer(self, question: str) -> Answer:
         hits = self.retriever.search(question, k=3)
-        trust = self.trust.probability(features(self.retriever, question, hits)) if hits else 0.0
+        trust = self.trust.trust(hits)
         trusted = bool(hits) and trust >= self.min_trust
         requested = self._by_request(question, hits[0].relevance if trusted else None)
         if requested is not None:
@@ -143,7 +143,8 @@ class Answerer:
         """
         lines: list[str] = []
         if hit.section:
-            section, text = _closest_clause(self.retriever.chunk(hit.chunk_id), question)
+            expanded = self.retriever.expander.expand(question).sparse if self.retriever.expander else question
+            section, text = _closest_clause(self.retriever.chunk(hit.chunk_id), question, expanded)
             lines.append(f"您问的{section[-1] if section else hit.section}：{trim_to_point(text, question)}")
         lines.append(f"【{hit.title}】以下一次性告知办理所需全部信息：")
         shown: list[str] = []
@@ -168,8 +169,14 @@ def clauses_of(chunk: Chunk) -> list[tuple[tuple[str, ...], str]]:
     return [(chunk.section, chunk.text)]
 
 
-def _closest_clause(chunk: Chunk, question: str) -> tuple[tuple[str, ...], str]:
-    """Of the clauses a chunk holds, the one that shares most words with the question (the first on a tie)."""
+def _closest_clause(chunk: Chunk, question: str, expanded: str) -> tuple[tuple[str, ...], str]:
+    """Of the clauses a chunk holds, the one the question is about: its heading shares most words with the
+    question as retrieval read it (多少钱 → 收费), then its text; the first on a tie."""
     clauses = clauses_of(chunk)
-    wanted = set(tokenize(question))
-    return max(clauses, key=lambda c: len(wanted & set(tokenize(" ".join(c[0]) + c[1]))))
+    wanted = set(tokenize(expanded)) | set(tokenize(question))
+
+    def overlap(clause: tuple[tuple[str, ...], str]) -> tuple[int, int]:
+        section, text = clause
+        return len(wanted & set(tokenize(section[-1] if section else ""))), len(wanted & set(tokenize(text)))
+
+    return max(clauses, key=overlap)

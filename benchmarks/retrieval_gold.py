@@ -41,14 +41,25 @@ def _field(item: Any, name: str) -> Any:
 
 
 def is_right_clause(doc_id: str, section_path: str, item: Any) -> bool:
-    """The gold contract: same document, and the item's clause label is one of the path's labels."""
+    """The gold contract: same document, and the item's clause label is one of the path's labels.
+
+    A GoldItem decides itself (it also knows the other clauses that answer as well, `also`).
+    """
+    if hasattr(item, "is_right_clause"):
+        return item.is_right_clause(doc_id, section_path)
     return doc_id == _field(item, "doc_id") and _field(item, "section") in section_path.split(" > ")
 
 
 def clause_ranks(retriever: Retriever, items: Sequence[Any], mode: Mode) -> list[int | None]:
-    """Per item, the 1-based rank of the first hit that is the right clause within the top K, else None."""
+    """Per item, the 1-based rank of the first hit that is the right clause within the top K, else None.
+
+    A question whose answer is a 依申请公开 document (`answer: by_request`) has no clause to quote: None.
+    """
     ranks: list[int | None] = []
     for item in items:
+        if not _field(item, "section"):
+            ranks.append(None)
+            continue
         hits = retriever.search(_field(item, "text"), k=K, per_doc=K, mode=mode)
         ranks.append(
             next((rank for rank, hit in enumerate(hits, 1) if is_right_clause(hit.doc_id, hit.section, item)), None)
@@ -66,15 +77,17 @@ def clause_metrics(ranks: Sequence[int | None]) -> dict[str, float]:
 
 
 def questions(split: str, path: Path | None = None) -> list[Any]:
-    """The answerable questions of a split: the items a clause can be right for."""
-    return [item for item in load_gold(path, split=split) if _field(item, "kind") == "question"]
+    """The answerable questions of a split that a passage answers (not the 依申请公开 ones)."""
+    return [
+        item for item in load_gold(path, split=split) if _field(item, "kind") == "question" and _field(item, "section")
+    ]
 
 
-def build_knowledge_index(workdir: Path, config: ChunkingConfig | None = None) -> Path:
+def build_knowledge_index(workdir: Path, config: ChunkingConfig | None = None, knowledge: Path | None = None) -> Path:
     out = workdir / "index"
     cache = EmbeddingCache(default_cache_path())
     try:
-        build_index([KNOWLEDGE], out, load_embedder(), cache, config)
+        build_index([knowledge or KNOWLEDGE], out, load_embedder(), cache, config)
     finally:
         cache.close()
     return out
@@ -94,17 +107,18 @@ def metrics_rows(label: str, retriever: Retriever, splits: dict[str, list[Any]],
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gold", type=Path, default=None, help="default: benchmarks/data/answers_gold.jsonl")
+    parser.add_argument("--knowledge", type=Path, default=KNOWLEDGE, help="the corpus (default: knowledge/)")
     parser.add_argument("--ablation", action="store_true", help="also the shipped pipeline without each part")
     parser.add_argument("--no-report", action="store_true", help="print only; do not write benchmarks/results/")
     args = parser.parse_args()
     splits = {split: questions(split, args.gold) for split in ("dev", "test")}
     headers = ["pipeline", "mode"] + [f"{s} {m}" for s in splits for m in ("hit@1", "hit@3", "MRR")]
     with tempfile.TemporaryDirectory() as workdir:
-        shipped = Retriever(build_knowledge_index(Path(workdir) / "shipped"))
+        shipped = Retriever(build_knowledge_index(Path(workdir) / "shipped", knowledge=args.knowledge))
         rows = metrics_rows("shipped", shipped, splits)
         if args.ablation:
             unmerged = Retriever(
-                build_knowledge_index(Path(workdir) / "unmerged", ChunkingConfig(orphan_chars=0)),
+                build_knowledge_index(Path(workdir) / "unmerged", ChunkingConfig(orphan_chars=0), args.knowledge),
                 embedder=shipped.embedder,
             )
             old = Retriever(unmerged.directory, embedder=shipped.embedder, expander=None)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from index.documents import Chunk, Document
 
+_QUESTION = re.compile(r"^问[:：]")  # 政策解读 pages: each question is a section, its 答 the text
 # Clause markers from outermost to innermost. Markdown headings rank above all numbering of the
 # same text; the rank of a marker decides what it closes: a new （二） closes （一） and its 1. 2.
 _MARKERS: list[tuple[int, re.Pattern[str]]] = [
@@ -18,7 +19,7 @@ _MARKERS: list[tuple[int, re.Pattern[str]]] = [
     (11, re.compile(r"^第[一二三四五六七八九十百零〇\d]+章")),
     (12, re.compile(r"^第[一二三四五六七八九十百零〇\d]+节")),
     (13, re.compile(r"^第[一二三四五六七八九十百零〇\d]+条")),
-    (19, re.compile(r"^问[:：]")),  # 政策解读 pages: each question is a section, its 答 the text
+    (19, _QUESTION),
     (20, re.compile(r"^[一二三四五六七八九十]+[、．.]")),
     (21, re.compile(r"^[（(][一二三四五六七八九十]+[）)]")),
     (22, re.compile(r"^[0-9０-９]+(?:[．.、](?![0-9０-９])|\s)")),
@@ -57,8 +58,8 @@ def clause_label(line: str) -> str:
     A short line is a heading by itself. A long numbered paragraph — （八）充分发挥“12320”卫生热线作用。
     各地… — contributes its marker and first sentence.
     """
-    if len(line) <= _HEADING_MAX_CHARS and line[-1] not in "。；;":
-        return line
+    if len(line) <= _HEADING_MAX_CHARS and (line[-1] not in "。；;" or _QUESTION.match(line)):
+        return line  # a 政策解读 question is its own label, even one that ends in 。 (问：请简要介绍…。)
     first = re.split(r"[。；;：:]", line, maxsplit=1)[0]
     return first if len(first) <= _LABEL_MAX_CHARS else first[:_LABEL_MAX_CHARS] + "…"
 

@@ -108,9 +108,11 @@ def extract_glossary(chunks: list[Chunk]) -> list[GlossaryEntry]:
 
 
 #: Right after the term, words that ask what it is or what it covers (X是什么, X是哪几个, X包括哪些)…
+#: "X有哪些" only at the end: 服务中心有哪些职能 asks about its functions, not what it is.
 _CUES_AFTER = re.compile(
     r"^[”\"」』]?\s*(?:到底|究竟|具体)?\s*"
-    r"(?:是什么|是啥|是个啥|是哪|是指|指什么|指的是|什么意思|啥意思|的意思|的含义|的定义|包括|包含|有哪|有几|分几|分为|几个|几种|几项)"
+    r"(?:是什么|是啥|是个啥|是哪|是指|指什么|指的是|什么意思|啥意思|的意思|的含义|的定义|包括|包含|分为|分几"
+    r"|(?:有|是)?(?:哪些|哪几[个种项类]|几[个种项类])(?:呢|啊|呀|吗)?\s*(?:[？?。，,!！]|$))"
 )
 #: …or right before it (什么是X, 何谓X).
 _CUES_BEFORE = re.compile(r"(?:什么是|啥是|什么叫|啥叫|何谓|何为|解释一下|介绍一下)\s*[“\"「『]?$")

@@ -43,6 +43,13 @@ def test_long_clauses_are_cut_and_every_chunk_fits(seeds_dir):
             assert chunk.doc_id == document.doc_id
 
 
+def test_a_policy_interpretation_question_is_its_own_section_even_when_it_ends_in_a_full_stop():
+    chunks = _chunks(KNOWLEDGE / "policy" / "central-opinion-2011-interpretation.md")
+    labels = [c.section[-1] for c in chunks if c.section]
+    assert "问：请简要介绍一下《意见》的出台过程。" in labels
+    assert "问" not in labels  # it was cut at its colon once, and cited as "问"
+
+
 def test_faq_entries_are_their_own_sections():
     chunks = _chunks(KNOWLEDGE / "health" / "health-faq.md")
     assert len(chunks) >= 40
