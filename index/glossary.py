@@ -29,7 +29,7 @@ _TERM = rf"[{_OPEN}]?([^{_OPEN}{_CLOSE}（）()，。；：、,;:\s]{{2,16}})[{_
 _ABBREVIATION = re.compile(rf"[（(]\s*(?:以下)?(?:简称|称|统称)[为:：]?\s*{_TERM}\s*[）)]")
 _QUOTED = rf"[{_OPEN}]([^{_OPEN}{_CLOSE}]{{2,16}})[{_CLOSE}]"
 _BARE = r"(?:^|(?<=[，。；：、,;:\s]))([^，。；：、,;:\s“”\"（）()]{2,10})"
-_MEANS = re.compile(rf"(?:{_QUOTED}|{_BARE})\s*(?:是指|系指|指的是)")
+_MEANS = re.compile(rf"(?:{_QUOTED}|{_BARE})\s*[，,]?\s*(?:是指|系指|指的是)")
 _THAT_IS = re.compile(rf"(?:{_QUOTED}|{_BARE})\s*[，,]\s*即[:：]?")
 _COUNTED = re.compile(rf"([^，。；：,;:]{{4,120}}?)的?{_QUOTED}")
 _SO_CALLED = re.compile(r"^(?:本\S{1,4}?)?所称")
@@ -94,12 +94,16 @@ def _definition(sentence: str, term: str) -> str:
 
 
 def extract_glossary(chunks: list[Chunk]) -> list[GlossaryEntry]:
-    """Every term the chunks define, with its first definition (later ones repeat or restate it)."""
-    entries: dict[str, GlossaryEntry] = {}
+    """Every term the chunks define, once per defining chunk, with the first defining sentence in it.
+
+    A term defined by several clauses (a FAQ corpus answers "什么是宗地" more than once) keeps them
+    all: which of them answers best is the ranking's call, not the order of the files.
+    """
+    entries: dict[tuple[str, str], GlossaryEntry] = {}
     for chunk in chunks:
         for sentence in _SENTENCE.findall(chunk.text):
             for term in _terms(sentence):
-                key = normalize_for_search(term)
+                key = (normalize_for_search(term), chunk.chunk_id)
                 if key not in entries:
                     entries[key] = GlossaryEntry(
                         term, _definition(sentence, term), chunk.chunk_id, chunk.doc_id, chunk.section
@@ -107,27 +111,32 @@ def extract_glossary(chunks: list[Chunk]) -> list[GlossaryEntry]:
     return list(entries.values())
 
 
-#: Right after the term, words that ask what it is or what it covers (X是什么, X是哪几个, X包括哪些)…
-#: "X有哪些" only at the end: 服务中心有哪些职能 asks about its functions, not what it is.
+_END = r"\s*(?:呢|啊|呀|吗|哈)?\s*(?:[？?。，,!！；;]|$)"
+#: Right after the term, words that ask what it is or what it covers, ending the question there:
+#: X是什么意思, X是哪五个, X包括哪些内容. "X有哪些要求" or "X是什么时候" ask about something else.
 _CUES_AFTER = re.compile(
-    r"^[”\"」』]?\s*(?:到底|究竟|具体)?\s*"
-    r"(?:是什么|是啥|是个啥|是哪|是指|指什么|指的是|什么意思|啥意思|的意思|的含义|的定义|包括|包含|分为|分几"
-    r"|(?:有|是)?(?:哪些|哪几[个种项类]|几[个种项类])(?:呢|啊|呀|吗)?\s*(?:[？?。，,!！]|$))"
+    r"^[”\"」』]?\s*(?:到底|究竟|具体)?\s*(?:"
+    r"(?:是什么意思|是啥意思|什么意思|啥意思|的意思|的含义|的定义|是指什么|指什么|指的是什么|指的是啥|是什么|是啥|是个啥)"
+    r"|(?:是|有|包括|包含|分为|分)?(?:哪些|哪几[个种项类]|几[个种项类]|什么)(?:内容|方面|部分)?"
+    r"|是哪[一二两三四五六七八九十几]?[个种项类些]?\w{0,4}"
+    rf"){_END}"
 )
-#: …or right before it (什么是X, 何谓X).
+#: …or right before it, the term then ending the question (什么是宗地？, but not 什么是宗地测绘).
 _CUES_BEFORE = re.compile(r"(?:什么是|啥是|什么叫|啥叫|何谓|何为|解释一下|介绍一下)\s*[“\"「『]?$")
+_ENDS = re.compile(rf"^[”\"」』]?{_END}")
 
 
 def asks_definition(query: str, term: str) -> bool:
     """The question is about the term itself: it asks what it is, or it is little more than the term.
 
-    The cue must touch the term: 推进五公开要做好哪些工作 asks about work, not about what 五公开 is.
+    The cue must touch the term, and the question must stop there: 推进五公开要做好哪些工作 asks about
+    work, 什么是土地登记申请人 about another, longer term.
     """
     text, key = normalize_for_search(query), normalize_for_search(term)
     at = text.find(key)
     if at < 0:
         return False
     before, after = text[:at], text[at + len(key) :]
-    if _CUES_AFTER.search(after) or _CUES_BEFORE.search(before):
+    if _CUES_AFTER.search(after) or (_CUES_BEFORE.search(before) and _ENDS.search(after)):
         return True
     return len(re.sub(r"[\W_]", "", before + after)) <= 2

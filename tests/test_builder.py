@@ -22,8 +22,9 @@ def corpus(tmp_path):
     _write(
         folder / "open.md",
         "title: 无偿献血须知\nstatus: 生效\ndisclosure: 主动公开",
-        "## 一、献血条件\n年满18周岁、体重达标的健康公民可以献血。\n\n"
-        f"<!-- 不公开 -->\n{SECRET}（内部段落）\n<!-- /不公开 -->\n\n## 二、献血间隔\n全血献血间隔不少于6个月。",
+        "## 一、献血条件\n年满18周岁、体重达标的健康公民可以献血，献血前一天应保证充足睡眠，不空腹、不饮酒。\n\n"
+        f"<!-- 不公开 -->\n{SECRET}（内部段落）\n<!-- /不公开 -->\n\n"
+        "## 二、献血间隔\n全血献血间隔不少于6个月，单采血小板献血间隔不少于2周，两次献血之间请留足恢复时间。",
     )
     _write(folder / "secret.md", "title: 内部请示\ndisclosure: 不公开", f"{SECRET}。")
     _write(folder / "expired.md", "title: 旧办法\nstatus: 失效\ndisclosure: 主动公开", f"已经废止的办法。{SECRET}")

@@ -5,7 +5,9 @@ import json
 import pytest
 
 from actions.answering import Answerer
+from index.builder import build_index
 from index.documents import Chunk
+from index.embedding_cache import EmbeddingCache
 from index.glossary import GlossaryEntry, asks_definition, extract_glossary
 from index.retriever import FusionConfig, Retriever
 
@@ -59,11 +61,35 @@ def test_quoted_names_and_lists_are_not_definitions(text):
     assert extract_glossary([_chunk(text)]) == []
 
 
-def test_a_term_keeps_its_first_definition():
-    first = _chunk("推进决议、实施结果“两公开”规范发展。")
-    later = Chunk(chunk_id="d#5", doc_id="d", title="某意见", section=("五、",), text="抓好决策、执行“两公开”。")
-    (entry,) = extract_glossary([first, later])
-    assert entry.chunk_id == "d#0"
+def test_every_clause_that_defines_a_term_is_kept_once():
+    first = _chunk("推进决议、实施结果“两公开”规范发展。抓好决议、实施结果“两公开”。")
+    later = Chunk(
+        chunk_id="d#5", doc_id="d", title="某意见", section=("五、",), text="宗地，是指土地权属界线封闭的地块。"
+    )
+    again = Chunk(
+        chunk_id="e#0", doc_id="e", title="某规程", section=(), text="宗地是指土地权属界址线封闭的地块或空间。"
+    )
+    entries = extract_glossary([first, later, again])
+    assert [(e.term, e.chunk_id) for e in entries] == [("两公开", "d#0"), ("宗地", "d#5"), ("宗地", "e#0")]
+    assert entries[0].definition == "推进决议、实施结果“两公开”规范发展。"  # the first sentence of its chunk
+
+
+def test_what_is_x_lets_the_ranking_choose_among_the_clauses_that_define_x(tmp_path, embedder):
+    folder = tmp_path / "faq"
+    folder.mkdir()
+    (folder / "_defaults.yml").write_text("disclosure: 主动公开\nstatus: 生效\n", encoding="utf-8")
+    records = [
+        {"id": "a", "answer": "按照地籍调查规程的规定，宗地是指土地权属界址线封闭的地块或空间，用于测绘。"},
+        {"id": "b", "answer": "宗地，是指土地权属界线封闭的地块或者空间。土地以宗地为单位进行登记。"},
+        {"id": "c", "answer": "不动产登记以不动产单元为基本单位，不动产单元具有唯一编码。"},
+    ]
+    (folder / "qa.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8")
+    build_index([folder], tmp_path / "index", embedder, EmbeddingCache(None))
+    retriever = Retriever(tmp_path / "index", embedder=embedder)
+    assert {e.chunk_id for e in retriever.definitions("什么是宗地？")} == {"a#0", "b#0"}
+    hits = retriever.search("什么是宗地？", k=3)
+    assert {h.doc_id for h in hits[:2]} == {"a", "b"} and all(h.definition for h in hits[:2])
+    assert hits[2].doc_id == "c" and not hits[2].definition
 
 
 def test_a_long_sentence_is_cut_to_the_clause_that_defines():
@@ -86,6 +112,9 @@ def test_a_long_sentence_is_cut_to_the_clause_that_defines():
         ("五公开由哪个部门负责落实", False),
         ("五公开有哪些？", True),
         ("五公开有哪些要求", False),  # its requirements, not what it is
+        ("五公开是什么时候提出的", False),
+        ("什么是五公开里的结果公开", False),  # another term, inside
+        ("五公开是什么意思啊？", True),
     ],
 )
 def test_a_question_asks_about_the_term_only_when_the_cue_touches_it(question, asks):
