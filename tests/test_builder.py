@@ -4,7 +4,7 @@ import logging
 import numpy as np
 import pytest
 
-from index.builder import build_index, is_stale
+from index.builder import build_index, chunk_search_text, is_stale
 from index.embedding_cache import EmbeddingCache
 from index.retriever import Retriever
 
@@ -186,3 +186,16 @@ def test_the_knowledge_index_leaves_out_its_readme_and_the_seeds_as_found(knowle
     assert set(skipped) == {"README.md", "sources"}
     assert "公开属性 unknown" in skipped["README.md"] and "not indexed" in skipped["sources"]
     assert manifest["catalogue"] == 1
+
+
+def test_e5_reads_each_passage_with_its_title_and_section_path(corpus, tmp_path, embedder):
+    out = tmp_path / "index"
+    build_index([corpus], out, embedder, EmbeddingCache(None))
+    retriever = Retriever(out, embedder=embedder)
+    chunk = next(c for c in retriever.chunks if c.section == ("二、献血间隔",))
+    text = chunk_search_text(chunk)
+    assert text.startswith("无偿献血须知 二、献血间隔\n") and text.endswith(chunk.text)
+    row = retriever.chunks.index(chunk)
+    # The stored vector is the passage-side embedding ("passage: " + that text), not of the bare text.
+    assert float(retriever.vectors[row] @ embedder.embed_passages([text])[0]) > 0.9999
+    assert float(retriever.vectors[row] @ embedder.embed_passages([chunk.text])[0]) < 0.99
