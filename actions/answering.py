@@ -8,17 +8,17 @@ Only 生效 + 主动公开 text is quoted (the retriever guarantees it). When a 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from index.documents import CatalogueEntry
+from index.documents import CatalogueEntry, Chunk
 from index.retriever import Hit, Retriever
 from index.tokenizer import tokenize
+from index.trust import TrustModel, default_trust_model
 
-#: Below this query–passage cosine the best passage is not trusted as an answer. e5 cosines sit in a
-#: narrow band; on our own questions in-scope top hits scored ≥ .859 and out-of-scope ones ≤ .862
-#: (tests/test_relevance.py). To be re-calibrated on the NLU held-out set with the conversation issue.
-MIN_RELEVANCE = 0.86
+#: A 依申请公开 document is named when its stated title and keywords are at least this close to the
+#: question (query–title cosine) and closer than the best passage.
+CATALOGUE_MIN_RELEVANCE = 0.86
 #: Longest passage read out: a hotline answer is heard, not skimmed.
 MAX_ANSWER_CHARS = 220
 
@@ -66,7 +66,8 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     #: The 依申请公开 document a `by_request` answer names, for the request form.
     document: CatalogueEntry | None = None
-    #: How far the answer is trusted to answer the question, 0–1 (the question-or-request decision uses it).
+    #: The calibrated probability that the best passage answers the question (index/trust.py), whatever
+    #: the answer's kind: the conversation weighs it against the intent's confidence.
     trust: float = 0.0
 
     @property
@@ -74,15 +75,20 @@ class Answer:
         return self.kind != "no_answer"
 
 
-def trim_to_point(text: str, question: str, max_chars: int = MAX_ANSWER_CHARS) -> str:
-    """The run of sentences around the one that shares most words with the question."""
+def trim_to_point(text: str, question: str, max_chars: int = MAX_ANSWER_CHARS, anchor: str = "") -> str:
+    """The run of sentences around the one that shares most words with the question.
+
+    `anchor`: a sentence of the text that must be in the excerpt (a term's definition), which then leads it.
+    """
     text = " ".join(text.split())
     if len(text) <= max_chars:
         return text
     sentences = [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    anchor = " ".join(anchor.split())
+    anchored = [i for i, s in enumerate(sentences) if anchor and anchor in s]
     wanted = set(tokenize(question))
     overlap = [len(wanted & set(tokenize(s))) for s in sentences]
-    best = max(range(len(sentences)), key=lambda i: (overlap[i], -i))
+    best = anchored[0] if anchored else max(range(len(sentences)), key=lambda i: (overlap[i], -i))
     start = end = best
     length = len(sentences[best])
     # Grow forward first (an answer usually follows its topic sentence), then backward.
@@ -97,31 +103,34 @@ def trim_to_point(text: str, question: str, max_chars: int = MAX_ANSWER_CHARS) -
 
 
 class Answerer:
-    def __init__(self, retriever: Retriever, min_relevance: float = MIN_RELEVANCE):
+    def __init__(self, retriever: Retriever, trust: TrustModel | None = None, min_trust: float | None = None):
+        """`min_trust`: the probability from which a passage is trusted; default, the model's own (fitted on dev)."""
         self.retriever = retriever
-        self.min_relevance = min_relevance
+        self.trust = trust or default_trust_model()
+        self.min_trust = self.trust.threshold if min_trust is None else min_trust
 
     def answer(self, question: str) -> Answer:
         hits = self.retriever.search(question, k=3)
-        trusted = bool(hits) and hits[0].relevance >= self.min_relevance  # NaN (BM25-only) is not trusted
+        trust = self.trust.trust(hits)
+        trusted = bool(hits) and trust >= self.min_trust
         requested = self._by_request(question, hits[0].relevance if trusted else None)
         if requested is not None:
             # Nothing of its text is said: only what its metadata states, and how to ask for it.
-            return Answer(
-                "by_request", BY_REQUEST.format(reference=requested.reference()), document=requested, trust=1.0
-            )
+            reply = BY_REQUEST.format(reference=requested.reference())
+            return Answer("by_request", reply, document=requested, trust=trust)
         if not trusted:
-            return Answer("no_answer", NO_ANSWER)
+            return Answer("no_answer", NO_ANSWER, trust=trust)
         best = hits[0]
         if best.kind == "service_guide":
-            return self._service_guide_card(best, question)
+            return replace(self._service_guide_card(best, question), trust=trust)
         citation = Citation.of(best)
-        return Answer("passage", f"{trim_to_point(best.text, question)}\n{citation.line()}", [citation], trust=1.0)
+        text = trim_to_point(best.text, question, anchor=best.definition)
+        return Answer("passage", f"{text}\n{citation.line()}", [citation], trust=trust)
 
     def _by_request(self, question: str, best_relevance: float | None) -> CatalogueEntry | None:
         """The 依申请公开 document the question is about, when it matches better than any passage."""
         matches = self.retriever.catalogue_matches(question, k=1)
-        if not matches or not matches[0].relevance >= self.min_relevance:
+        if not matches or not matches[0].relevance >= CATALOGUE_MIN_RELEVANCE:
             return None
         if best_relevance is not None and best_relevance >= matches[0].relevance:
             return None
@@ -132,16 +141,42 @@ class Answerer:
 
         The section that answers the question comes first; the whole card follows.
         """
-        lines = [f"您问的{hit.section}：{trim_to_point(hit.text, question)}"] if hit.section else []
+        lines: list[str] = []
+        if hit.section:
+            expanded = self.retriever.expander.expand(question).sparse if self.retriever.expander else question
+            section, text = _closest_clause(self.retriever.chunk(hit.chunk_id), question, expanded)
+            lines.append(f"您问的{section[-1] if section else hit.section}：{trim_to_point(text, question)}")
         lines.append(f"【{hit.title}】以下一次性告知办理所需全部信息：")
-        sections: list[str] = []
+        shown: list[str] = []
         for chunk in self.retriever.document_chunks(hit.doc_id):
-            if not chunk.section:
-                continue  # the guide's preamble (the sample notice) is not a field
-            heading = chunk.section[0]
-            body = " ".join(chunk.text.split())
-            lines.append(f"{heading}：{body}" if heading not in sections else body)
-            sections.append(heading)
+            for section, text in clauses_of(chunk):
+                if not section:
+                    continue  # the guide's preamble (the sample notice) is not a field
+                heading = section[0]
+                body = " ".join(text.split())
+                lines.append(f"{heading}：{body}" if heading not in shown else body)
+                shown.append(heading)
         citation = Citation.of(hit, section="全文")
         lines.append(citation.line())
-        return Answer("service_guide", "\n".join(lines), [citation], trust=1.0)
+        return Answer("service_guide", "\n".join(lines), [citation])
+
+
+def clauses_of(chunk: Chunk) -> list[tuple[tuple[str, ...], str]]:
+    """The clauses a chunk holds, each with its own section path: one, or several merged (index/chunking.py)."""
+    merged = chunk.extra.get("clauses")
+    if merged:
+        return [(tuple(section), text) for section, text in merged]
+    return [(chunk.section, chunk.text)]
+
+
+def _closest_clause(chunk: Chunk, question: str, expanded: str) -> tuple[tuple[str, ...], str]:
+    """Of the clauses a chunk holds, the one the question is about: its heading shares most words with the
+    question as retrieval read it (多少钱 → 收费), then its text; the first on a tie."""
+    clauses = clauses_of(chunk)
+    wanted = set(tokenize(expanded)) | set(tokenize(question))
+
+    def overlap(clause: tuple[tuple[str, ...], str]) -> tuple[int, int]:
+        section, text = clause
+        return len(wanted & set(tokenize(section[-1] if section else ""))), len(wanted & set(tokenize(text)))
+
+    return max(clauses, key=overlap)

@@ -24,11 +24,6 @@ TICKET_INTENTS = ("complaint", "report", "suggestion", "disclosure_request")
 STATUS_INTENT = "query_ticket"
 QUESTION_INTENTS = ("ask_policy", "ask_health", "ask_service")
 
-#: Calibrated intent probability above which a request-shaped message (not a question) starts its form
-#: even when retrieval has an answer. Fitted on the gold set's dev split (benchmarks/answers.py).
-CLEAR_REQUEST = 0.6
-#: Calibrated probability that the retrieved passage answers, above which a question is answered.
-TRUSTED_ANSWER = 0.5
 #: A request intent ranked at least this likely is offered as a button under an answer.
 RELATED_ACTION = 0.15
 
@@ -110,8 +105,9 @@ class Decision:
 
 
 def decide(reading: Reading, trust: float | None) -> Decision:
-    """`trust`: the answerer's calibrated probability that its best answer answers; None if it has none."""
-    answered = trust is not None and trust >= TRUSTED_ANSWER
+    """`trust`: the answerer's calibrated probability that its answer answers (index/trust.py), None when it
+    found none it trusts. Both it and `reading.confidence` are probabilities of being right, so where the
+    form of the message does not settle it, the likelier one wins."""
     intent = reading.intent
     if intent == STATUS_INTENT:
         if reading.from_button or reading.own_status:
@@ -124,7 +120,7 @@ def decide(reading: Reading, trust: float | None) -> Decision:
             # A question about the thing is answered, and the action is one tap away; with no answer
             # it is offered, never started, on a question.
             return Decision(Route.ANSWER, intent)
-        if answered and reading.confidence < CLEAR_REQUEST:
+        if trust is not None and trust > reading.confidence:  # a statement the model is unsure of
             return Decision(Route.ANSWER, intent)
         return Decision(Route.START_TICKET, intent)
     return Decision(Route.ANSWER, related_action(reading))

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 #: 2: chunks carry status and disclosure; the 依申请公开 catalogue (catalogue.jsonl, catalogue.npy).
-FORMAT_VERSION = 2
+#: 3: the glossary of defined terms (glossary.jsonl); merged chunks list their clauses (extra.clauses).
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 KEEP_VERSIONS = 2  # the index in service and the one before it, for a quick roll-back
 

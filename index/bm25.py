@@ -49,14 +49,7 @@ class Bm25Index:
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (row ids, scores), best first; rows that share no term with the query are left out."""
-        scores = self.scores(query)
-        k = min(k, len(scores))
-        if k == 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        top = top[scores[top] > 0]
-        return top, scores[top]
+        return top_k(self.scores(query), k)
 
     def save(self, directory: Path) -> None:
         sparse.save_npz(directory / "bm25.npz", self.weights)
@@ -66,3 +59,14 @@ class Bm25Index:
     def load(cls, directory: Path) -> Bm25Index:
         vocabulary = json.loads((directory / "bm25_vocabulary.json").read_text())
         return cls(vocabulary, sparse.load_npz(directory / "bm25.npz").tocsc())
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k best (row ids, scores) of a score vector, best first, without the rows that scored 0."""
+    k = min(k, len(scores))
+    if k == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    top = np.argpartition(-scores, k - 1)[:k]
+    top = top[np.argsort(-scores[top], kind="stable")]
+    top = top[scores[top] > 0]
+    return top, scores[top]

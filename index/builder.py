@@ -27,6 +27,7 @@ from index.dedup import DuplicateGroup, find_duplicates
 from index.documents import CatalogueEntry, Chunk, Document, Skipped
 from index.embedders import Embedder
 from index.embedding_cache import EmbeddingCache, content_hash
+from index.glossary import GlossaryEntry, extract_glossary
 from index.loaders import iter_source_files, load_sources
 from index.vector_index import VectorIndexSpec, build_vector_index, save_vector_index
 
@@ -58,10 +59,15 @@ class BuildReport:
     seconds: float = 0.0
     fingerprint: str = ""
     catalogued: int = 0  # 依申请公开 documents named in the catalogue, never quoted
+    terms: int = 0  # defined terms in the glossary (index/glossary.py)
 
 
 def chunk_search_text(chunk: Chunk) -> str:
-    """What BM25 and the embedder see: the chunk with its title and clause path for context."""
+    """What BM25 and the embedder see: the chunk with its title and clause path for context.
+
+    e5 reads it as a passage ("passage: " + this, the embedder's side), so a one-line field such as
+    不收费。 is embedded as 出生医学证明办理指南 七、办理结果 > 八、收费依据与标准 … 不收费。
+    """
     question = chunk.extra.get("question", "")
     head = " ".join(part for part in (chunk.title, chunk.section_label) if part and part != question)
     return "\n".join(part for part in (question, head, chunk.text) if part)
@@ -182,12 +188,14 @@ def build_index(
     documents = [d for d in documents if d.doc_id not in dropped]
     chunks = [chunk for document in documents for chunk in chunk_document(document, config)]
     texts = [chunk_search_text(c) for c in chunks]
+    glossary = extract_glossary(chunks)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = new_staging_dir(out)
     try:
         embedded, spec = _write_artifact(staging, chunks, texts, embedder, cache, vector_index_kind, progress)
         _write_catalogue(staging, catalogue, embedder, cache)
+        _write_glossary(staging, glossary)
         write_manifest(
             staging,
             {
@@ -199,6 +207,7 @@ def build_index(
                 "documents": len(documents),
                 "chunks": len(chunks),
                 "catalogue": len(catalogue),
+                "glossary": len(glossary),
                 "vector_index": asdict(spec),
                 "sources": [str(s) for s in sources],
                 "skipped": [asdict(s) for s in skipped],
@@ -220,6 +229,7 @@ def build_index(
         time.perf_counter() - started,
         fingerprint,
         len(catalogue),
+        len(glossary),
     )
 
 
@@ -255,4 +265,11 @@ def _write_catalogue(staging: Path, catalogue: list[CatalogueEntry], embedder: E
     np.save(staging / "catalogue.npy", vectors)
     with (staging / "catalogue.jsonl").open("w", encoding="utf-8") as handle:
         for entry in catalogue:
+            handle.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")
+
+
+def _write_glossary(staging: Path, glossary: list[GlossaryEntry]) -> None:
+    """The defined terms, each with its sentence and the clause it came from (only quotable chunks have any)."""
+    with (staging / "glossary.jsonl").open("w", encoding="utf-8") as handle:
+        for entry in glossary:
             handle.write(json.dumps(entry.to_json(), ensure_ascii=False) + "\n")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from index.documents import Chunk, Document
 
+_QUESTION = re.compile(r"^问[:：]")  # 政策解读 pages: each question is a section, its 答 the text
 # Clause markers from outermost to innermost. Markdown headings rank above all numbering of the
 # same text; the rank of a marker decides what it closes: a new （二） closes （一） and its 1. 2.
 _MARKERS: list[tuple[int, re.Pattern[str]]] = [
@@ -18,7 +19,7 @@ _MARKERS: list[tuple[int, re.Pattern[str]]] = [
     (11, re.compile(r"^第[一二三四五六七八九十百零〇\d]+章")),
     (12, re.compile(r"^第[一二三四五六七八九十百零〇\d]+节")),
     (13, re.compile(r"^第[一二三四五六七八九十百零〇\d]+条")),
-    (19, re.compile(r"^问[:：]")),  # 政策解读 pages: each question is a section, its 答 the text
+    (19, _QUESTION),
     (20, re.compile(r"^[一二三四五六七八九十]+[、．.]")),
     (21, re.compile(r"^[（(][一二三四五六七八九十]+[）)]")),
     (22, re.compile(r"^[0-9０-９]+(?:[．.、](?![0-9０-９])|\s)")),
@@ -32,9 +33,16 @@ MERGE_ITEM_MAX_CHARS = 150
 _LABEL_MAX_CHARS = 40
 
 
+#: A chunk shorter than this (a guide's "八、收费依据与标准：不收费。") says too little to be found or to answer
+#: alone: it is merged with a neighbouring clause of the same family.
+ORPHAN_MAX_CHARS = 40
+
+
 @dataclass(frozen=True)
 class ChunkingConfig:
     max_chars: int = 600  # a section longer than this is cut at its sub-clauses, then at sentence ends
+    #: Chunks under this many characters are merged with their clause (0: never).
+    orphan_chars: int = ORPHAN_MAX_CHARS
 
 
 def clause_rank(line: str) -> int | None:
@@ -50,8 +58,8 @@ def clause_label(line: str) -> str:
     A short line is a heading by itself. A long numbered paragraph — （八）充分发挥“12320”卫生热线作用。
     各地… — contributes its marker and first sentence.
     """
-    if len(line) <= _HEADING_MAX_CHARS and line[-1] not in "。；;":
-        return line
+    if len(line) <= _HEADING_MAX_CHARS and (line[-1] not in "。；;" or _QUESTION.match(line)):
+        return line  # a 政策解读 question is its own label, even one that ends in 。 (问：请简要介绍…。)
     first = re.split(r"[。；;：:]", line, maxsplit=1)[0]
     return first if len(first) <= _LABEL_MAX_CHARS else first[:_LABEL_MAX_CHARS] + "…"
 
@@ -172,6 +180,75 @@ def _split_long(text: str, max_chars: int) -> list[str]:
     return pieces
 
 
+@dataclass
+class _Piece:
+    """A chunk in the making, with the clauses it holds: (section path, text) each, in document order."""
+
+    clauses: list[tuple[tuple[str, ...], str]]
+
+    @property
+    def section(self) -> tuple[str, ...]:
+        """Every label of every clause held, in order: the gold contract matches a clause label against it."""
+        labels: list[str] = []
+        for section, _ in self.clauses:
+            labels.extend(label for label in section if label not in labels)
+        return tuple(labels)
+
+    @property
+    def text(self) -> str:
+        parts: list[str] = []
+        for index, (section, text) in enumerate(self.clauses):
+            heading = section[-1] if section else ""
+            # A later clause is introduced by its heading, unless its text opens with it (a numbered paragraph).
+            if index and heading and heading not in self.section_before(index) and not _opens_with(text, heading):
+                parts.append(heading)
+            parts.append(text)
+        return "\n".join(parts)
+
+    def section_before(self, index: int) -> set[str]:
+        return {label for section, _ in self.clauses[:index] for label in section}
+
+
+def _opens_with(text: str, label: str) -> bool:
+    return text.startswith(label.removesuffix("…"))
+
+
+def _related(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """One clause holds the other, or both sit under the same parent (siblings)."""
+    shorter = min(len(a), len(b))
+    return a[:shorter] == b[:shorter] or (len(a) == len(b) and a[:-1] == b[:-1])
+
+
+def merge_orphans(pieces: list[_Piece], min_chars: int, max_chars: int) -> list[_Piece]:
+    """Merge every piece shorter than `min_chars` into a related neighbour while the result fits.
+
+    The previous neighbour is preferred (a guide's 八、收费 joins 七、办理结果, the field before it); the
+    next one is taken when there is no previous one of the same family or it is full.
+    """
+    pieces = list(pieces)
+    changed = True
+    while changed:
+        changed = False
+        for index, piece in enumerate(pieces):
+            if len(piece.text) >= min_chars:
+                continue
+            for other in (index - 1, index + 1):
+                if not 0 <= other < len(pieces):
+                    continue
+                first, second = sorted((index, other))
+                merged = _Piece(pieces[first].clauses + pieces[second].clauses)
+                if (
+                    _related(pieces[first].clauses[-1][0], pieces[second].clauses[0][0])
+                    and len(merged.text) <= max_chars
+                ):
+                    pieces[first : second + 1] = [merged]
+                    changed = True
+                    break
+            if changed:
+                break
+    return pieces
+
+
 def chunk_document(document: Document, config: ChunkingConfig | None = None) -> list[Chunk]:
     config = config or ChunkingConfig()
     pieces: list[tuple[tuple[str, ...], str]] = []
@@ -192,20 +269,29 @@ def chunk_document(document: Document, config: ChunkingConfig | None = None) -> 
         if not text:
             continue
         pieces.extend((root, piece) for piece in _split_long(text, config.max_chars))
+    merged = merge_orphans([_Piece([(s, t.strip())]) for s, t in pieces], config.orphan_chars, config.max_chars)
     return [
         Chunk(
             chunk_id=f"{document.doc_id}#{number}",
             doc_id=document.doc_id,
             title=document.title,
-            section=section,
-            text=text.strip(),
+            section=piece.section,
+            text=piece.text.strip(),
             date=document.date,
             url=document.url,
             kind=document.kind,
             doc_number=document.doc_number,
             status=document.status,
             disclosure=document.disclosure,
-            extra={"question": document.question} if document.question else {},
+            extra=_extra(document, piece),
         )
-        for number, (section, text) in enumerate(pieces)
+        for number, piece in enumerate(merged)
     ]
+
+
+def _extra(document: Document, piece: _Piece) -> dict[str, object]:
+    extra: dict[str, object] = {"question": document.question} if document.question else {}
+    if len(piece.clauses) > 1:
+        # What each merged clause said, so that a guide's card can still show every field under its heading.
+        extra["clauses"] = [[list(section), text] for section, text in piece.clauses]
+    return extra

@@ -92,7 +92,8 @@ def _run_build(args: argparse.Namespace, sources: list[str]) -> int:
     dropped = sum(len(g.dropped) for g in report.duplicates)
     print(
         f"documents: {report.documents}  chunks: {report.chunks}  skipped: {len(report.skipped)}  "
-        f"catalogued (依申请公开, never quoted): {report.catalogued}  duplicates dropped: {dropped}  "
+        f"catalogued (依申请公开, never quoted): {report.catalogued}  defined terms: {report.terms}  "
+        f"duplicates dropped: {dropped}  "
         f"embedded: {report.embedded}  from cache: {report.cached}  ({report.seconds:.1f}s) → {args.out}"
     )
     return 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -17,9 +17,13 @@ import numpy as np
 
 from index import disclosure
 from index.artifact import read_manifest
-from index.bm25 import Bm25Index
+from index.bm25 import Bm25Index, top_k
 from index.documents import CatalogueEntry, Chunk
 from index.embedders import Embedder, load_embedder
+from index.expansion import QueryExpander, default_expander
+from index.glossary import GlossaryEntry, asks_definition
+from index.normalize import normalize_for_search
+from index.tokenizer import tokenize
 from index.vector_index import VectorIndexSpec, load_vector_index
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,12 @@ class Hit:
     #: which is scaled per query, it is comparable across queries, so "no good answer" thresholds use it.
     #: NaN in BM25-only mode.
     relevance: float = float("nan")
+    #: The passage's BM25 score per distinct query token: how much of the question it matches word
+    #: for word, on a scale that does not grow with the question's length. 0 when no word is shared.
+    lexical: float = 0.0
+    #: The defining sentence, when the question asks what a term is and this clause defines it
+    #: (index/glossary.py); the answer then shows that sentence. '' otherwise.
+    definition: str = ""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -65,16 +75,30 @@ class FusionConfig:
     dense_weight: float = 0.8
     #: Candidates taken from each retriever before fusion.
     candidates: int = 100
+    #: Added to the fused score (in [0, 1]) of the clause that defines a term the question asks about:
+    #: the definition comes first (index/glossary.py).
+    glossary_boost: float = 1.0
+    #: Also give e5 the formal terms of the lexicon (index/expansion.py); off: measured worse.
+    expand_dense: bool = False
 
 
 class Retriever:
-    def __init__(self, directory: Path, embedder: Embedder | None = None, fusion: FusionConfig | None = None):
+    def __init__(
+        self,
+        directory: Path,
+        embedder: Embedder | None = None,
+        fusion: FusionConfig | None = None,
+        expander: QueryExpander | Literal["default"] | None = "default",
+    ):
+        """`expander`: the colloquial → formal query expansion; None searches the question as written."""
         directory = Path(directory).resolve()  # pin the version: a later swap must not mix files
+        self.directory = directory
         self.manifest = read_manifest(directory)
         self.chunks = [
             Chunk.from_json(json.loads(line))
             for line in (directory / "chunks.jsonl").read_text(encoding="utf-8").splitlines()
         ]
+        self._row_of = {chunk.chunk_id: row for row, chunk in enumerate(self.chunks)}
         self.answerable = np.array([_may_quote(c) for c in self.chunks], dtype=bool)
         if not self.answerable.all():
             log.warning(
@@ -89,7 +113,19 @@ class Retriever:
             for line in (directory / "catalogue.jsonl").read_text(encoding="utf-8").splitlines()
         ]
         self.catalogue_vectors = np.load(directory / "catalogue.npy")
+        glossary_path = directory / "glossary.jsonl"
+        self.glossary = [
+            entry
+            for entry in (
+                GlossaryEntry.from_json(json.loads(line))
+                for line in glossary_path.read_text(encoding="utf-8").splitlines()
+                if line.strip()
+            )
+            if entry.chunk_id in self._row_of and self.answerable[self._row_of[entry.chunk_id]]
+        ]
+        self._glossary_keys = [(normalize_for_search(entry.term), entry) for entry in self.glossary]
         self.fusion = fusion or FusionConfig()
+        self.expander = default_expander() if expander == "default" else expander
         self._embedder = embedder
         self._vector_index = None
         self._last_query: tuple[str, np.ndarray] | None = None
@@ -107,6 +143,9 @@ class Retriever:
         if self._embedder.name != self.manifest["embedder"]:
             raise ValueError(f"index was built with {self.manifest['embedder']}, not {self._embedder.name}")
         return self._embedder
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        return self.chunks[self._row_of[chunk_id]]
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
         """Every chunk of one document, in document order (for showing a whole 办事指南)."""
@@ -134,13 +173,23 @@ class Retriever:
         self._last_query = (query, vector)
         return vector
 
+    def definitions(self, query: str) -> list[GlossaryEntry]:
+        """The glossary entries for the terms the question asks about (什么是五公开, 五公开是哪几个)."""
+        text = normalize_for_search(query)
+        return [entry for key, entry in self._glossary_keys if key in text and asks_definition(query, entry.term)]
+
+    def vocabulary_coverage(self, query: str) -> float:
+        """The share of the question's words that occur anywhere in the corpus (0 for a question of none)."""
+        tokens = set(tokenize(query))
+        return sum(t in self.bm25.vocabulary for t in tokens) / len(tokens) if tokens else 0.0
+
     def search(self, query: str, k: int = 10, per_doc: int = 1, mode: Mode = "hybrid") -> list[Hit]:
         if not self.chunks or not query.strip():
             return []
-        rows, scores, relevance = self._rank(query, mode)
+        ranked = self._rank(query, mode)
         hits: list[Hit] = []
         taken: dict[str, int] = {}
-        for row, score, cosine in zip(rows, scores, relevance, strict=True):
+        for row, score, cosine, lexical in zip(ranked.rows, ranked.scores, ranked.cosines, ranked.lexical, strict=True):
             chunk = self.chunks[row]
             if not self.answerable[row] or taken.get(chunk.doc_id, 0) >= per_doc:
                 continue
@@ -158,34 +207,57 @@ class Retriever:
                     chunk.doc_number,
                     chunk.kind,
                     round(float(cosine), 4),
+                    round(float(lexical), 4),
+                    ranked.definitions.get(int(row), ""),
                 )
             )
             if len(hits) == k:
                 break
         return hits
 
-    def _rank(self, query: str, mode: Mode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """All candidate rows, best first, with their ranking scores and their cosines."""
+    def _queries(self, query: str) -> tuple[str, str]:
+        """(what e5 embeds, what BM25 scores): the question, expanded by the lexicon."""
+        if self.expander is None:
+            return query, query
+        expanded = self.expander.expand(query)
+        return (expanded.sparse if self.fusion.expand_dense else expanded.dense), expanded.sparse
+
+    def _rank(self, query: str, mode: Mode) -> _Ranked:
+        """All candidate rows, best first, with their ranking scores, cosines and lexical scores."""
         n = self.fusion.candidates
+        dense_query, sparse_query = self._queries(query)
+        bm25_all = self.bm25.scores(sparse_query)
+        per_token = bm25_all / max(1, len(set(tokenize(sparse_query))))
         if mode == "bm25":
-            rows, scores = self.bm25.search(query, n)
-            return rows, scores, np.full(len(rows), np.nan)
-        query_vector = self._query_vector(query)[None, :]
+            rows, scores = top_k(bm25_all, n)
+            return _Ranked(rows, scores, np.full(len(rows), np.nan), per_token[rows])
+        query_vector = self._query_vector(dense_query)[None, :]
         dense_scores, dense_rows = self._vector_index.search(query_vector, min(n, len(self.chunks)))
         dense_rows, dense_scores = dense_rows[0], dense_scores[0]
         keep = dense_rows >= 0
         dense_rows, dense_scores = dense_rows[keep], dense_scores[keep]
         if mode == "dense":
-            return dense_rows, dense_scores, dense_scores
-        bm25_all = self.bm25.scores(query)
+            return _Ranked(dense_rows, dense_scores, dense_scores, per_token[dense_rows])
         bm25_rows = np.argpartition(-bm25_all, min(n, len(bm25_all)) - 1)[:n]
+        definitions = {self._row_of[e.chunk_id]: e.definition for e in self.definitions(query)}
         rows = np.union1d(dense_rows, bm25_rows[bm25_all[bm25_rows] > 0])
+        rows = np.union1d(rows, np.fromiter(definitions, dtype=rows.dtype, count=len(definitions)))
         # Exact scores for the union: a candidate one retriever missed still gets its true score.
         dense = self.vectors[rows] @ query_vector[0]
         sparse = bm25_all[rows]
         fused = self.fusion.dense_weight * _min_max(dense) + (1 - self.fusion.dense_weight) * _min_max(sparse)
+        fused += self.fusion.glossary_boost * np.isin(rows, list(definitions))
         order = np.argsort(-fused, kind="stable")
-        return rows[order], fused[order], dense[order]
+        return _Ranked(rows[order], fused[order], dense[order], per_token[rows[order]], definitions)
+
+
+@dataclass
+class _Ranked:
+    rows: np.ndarray
+    scores: np.ndarray
+    cosines: np.ndarray
+    lexical: np.ndarray
+    definitions: dict[int, str] = field(default_factory=dict)
 
 
 def _may_quote(chunk: Chunk) -> bool:

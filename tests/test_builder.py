@@ -4,7 +4,7 @@ import logging
 import numpy as np
 import pytest
 
-from index.builder import build_index, is_stale
+from index.builder import build_index, chunk_search_text, is_stale
 from index.embedding_cache import EmbeddingCache
 from index.retriever import Retriever
 
@@ -22,8 +22,9 @@ def corpus(tmp_path):
     _write(
         folder / "open.md",
         "title: 无偿献血须知\nstatus: 生效\ndisclosure: 主动公开",
-        "## 一、献血条件\n年满18周岁、体重达标的健康公民可以献血。\n\n"
-        f"<!-- 不公开 -->\n{SECRET}（内部段落）\n<!-- /不公开 -->\n\n## 二、献血间隔\n全血献血间隔不少于6个月。",
+        "## 一、献血条件\n年满18周岁、体重达标的健康公民可以献血，献血前一天应保证充足睡眠，不空腹、不饮酒。\n\n"
+        f"<!-- 不公开 -->\n{SECRET}（内部段落）\n<!-- /不公开 -->\n\n"
+        "## 二、献血间隔\n全血献血间隔不少于6个月，单采血小板献血间隔不少于2周，两次献血之间请留足恢复时间。",
     )
     _write(folder / "secret.md", "title: 内部请示\ndisclosure: 不公开", f"{SECRET}。")
     _write(folder / "expired.md", "title: 旧办法\nstatus: 失效\ndisclosure: 主动公开", f"已经废止的办法。{SECRET}")
@@ -185,3 +186,16 @@ def test_the_knowledge_index_leaves_out_its_readme_and_the_seeds_as_found(knowle
     assert set(skipped) == {"README.md", "sources"}
     assert "公开属性 unknown" in skipped["README.md"] and "not indexed" in skipped["sources"]
     assert manifest["catalogue"] == 1
+
+
+def test_e5_reads_each_passage_with_its_title_and_section_path(corpus, tmp_path, embedder):
+    out = tmp_path / "index"
+    build_index([corpus], out, embedder, EmbeddingCache(None))
+    retriever = Retriever(out, embedder=embedder)
+    chunk = next(c for c in retriever.chunks if c.section == ("二、献血间隔",))
+    text = chunk_search_text(chunk)
+    assert text.startswith("无偿献血须知 二、献血间隔\n") and text.endswith(chunk.text)
+    row = retriever.chunks.index(chunk)
+    # The stored vector is the passage-side embedding ("passage: " + that text), not of the bare text.
+    assert float(retriever.vectors[row] @ embedder.embed_passages([text])[0]) > 0.9999
+    assert float(retriever.vectors[row] @ embedder.embed_passages([chunk.text])[0]) < 0.99

@@ -1,9 +1,17 @@
-"""Questions written in citizens' words find the right document and clause."""
+"""Questions written in citizens' words find the right document and clause, and a trust that says when not."""
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
+
+from actions.answering import Answerer
+from index.trust import FEATURES, default_trust_model
+
+# benchmarks/ holds scripts, not a package: the fitting script is imported from its folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import fit_relevance
 
 QUESTIONS = [
     json.loads(line)
@@ -75,8 +83,53 @@ def test_every_document_in_the_corpus_is_reachable(retriever):
     } <= chunk_docs
 
 
-def test_relevance_is_a_raw_cosine_that_separates_in_and_out_of_scope(retriever):
+def test_relevance_is_a_raw_cosine_comparable_across_questions(retriever):
     in_scope = [retriever.search(q["question"], k=1)[0].relevance for q in QUESTIONS[:10]]
     out_of_scope = [retriever.search(q, k=1)[0].relevance for q in ("帮我订一张去上海的机票", "今天股票涨了吗")]
     assert all(0 < r < 1 for r in in_scope + out_of_scope)
     assert sum(in_scope) / len(in_scope) > max(out_of_scope)
+
+
+# --- the calibrated trust (index/trust.py), with the model shipped in index/resources/trust_model.yml ---
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["出生医学证明丢了怎么补办", "卫生部对12320卫生热线建设有什么要求", "被狗咬伤了伤口怎么处理", "五公开是哪五个公开"],
+)
+def test_a_clearly_in_scope_question_is_trusted(retriever, question):
+    model = default_trust_model()
+    trust = model.trust(retriever.search(question, k=3))
+    assert model.threshold <= trust <= 1
+    answer = Answerer(retriever).answer(question)
+    assert answer.found and answer.trust == pytest.approx(trust)
+
+
+@pytest.mark.parametrize("question", ["帮我订一张明天去上海的机票", "今天股票涨了吗", "种植牙多少钱一颗"])
+def test_a_clearly_out_of_scope_question_is_not_trusted(retriever, question):
+    model = default_trust_model()
+    assert 0 <= model.trust(retriever.search(question, k=3)) < model.threshold
+    answer = Answerer(retriever).answer(question)
+    assert not answer.found and answer.trust < model.threshold
+
+
+def test_trust_is_a_probability_that_rises_with_the_evidence():
+    model = default_trust_model()
+    weak, strong = {"cosine": 0.85, "lexical": 0.5}, {"cosine": 0.93, "lexical": 4.0}
+    assert 0 < model.probability(weak) < model.probability(strong) < 1
+    assert all(model.weights[name] > 0 for name in FEATURES)  # the reviewed sign of every shipped weight
+
+
+def test_the_shipped_trust_model_is_what_a_refit_on_dev_gives(retriever):
+    """benchmarks/fit_relevance.py fitted the shipped file on the dev split; a refit must give it again.
+
+    Fails when the gold set, the corpus or retrieval changed and nobody refitted: run the script.
+    """
+    refit, _ = fit_relevance.fit_from_gold(retriever)
+    shipped = default_trust_model()
+    assert set(refit.weights) == set(shipped.weights)
+    for name in FEATURES:
+        assert refit.weights[name] == pytest.approx(shipped.weights[name], rel=0.02, abs=0.01), name
+        assert refit.means[name] == pytest.approx(shipped.means[name], rel=0.01, abs=1e-3), name
+    assert refit.intercept == pytest.approx(shipped.intercept, rel=0.02, abs=0.01)
+    assert refit.threshold == pytest.approx(shipped.threshold, abs=0.02)

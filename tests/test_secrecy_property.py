@@ -213,7 +213,7 @@ def test_nothing_that_may_not_be_quoted_ever_comes_back(corpus):
         artifact = "".join(p.read_text(errors="ignore") for p in out.resolve().iterdir() if p.suffix != ".npy")
         assert not _found(forbidden, artifact), "written to the index"
         retriever = Retriever(out, embedder=EMBEDDER)
-        answerer = Answerer(retriever, min_relevance=-1.0)  # trust every hit: the worst case for secrecy
+        answerer = Answerer(retriever, min_trust=0.0)  # trust every hit: the worst case for secrecy
         for question in sorted(quotable | nameable | forbidden):
             for mode in ("hybrid", "dense", "bm25"):
                 for hit in retriever.search(question, k=20, per_doc=20, mode=mode):
