@@ -68,7 +68,7 @@ def answer_or_fail(
 
 FALLBACK_INTENT = "nlu_fallback"
 NOT_UNDERSTOOD = "抱歉，我没太明白。您可以换个说法，比如“出生医学证明怎么办理”“我要投诉”。"
-#: The slot that tells the rules what follows the decision: "answer", "ticket_form" or "query_ticket_form".
+#: The slot that tells the rules what follows the decision: answer, ticket_form, query_ticket_form or handoff.
 NEXT = "question_or_request"
 #: The button under an answer that starts the related request, and the line that offers it.
 RELATED_ACTIONS: dict[str, tuple[str, str]] = {
@@ -77,6 +77,7 @@ RELATED_ACTIONS: dict[str, tuple[str, str]] = {
     "suggestion": ("我要提建议", "需要提建议，可以点这里，我来帮您登记。"),
     "disclosure_request": ("申请公开具体信息", "需要申请公开具体信息，可以点这里。"),
     "query_ticket": ("查询我的工单", "需要查询自己工单的办理进度，可以点这里。"),
+    "request_human": ("转人工", "需要人工客服为您服务，可以点这里。"),
 }
 
 
@@ -122,6 +123,8 @@ class ActionQuestionOrRequest(Action):
             return [*start_ticket(dispatcher, tracker, TicketKind(decision.kind)), SlotSet(NEXT, "ticket_form")]
         if decision.route is Route.START_STATUS:
             return [SlotSet(NEXT, "query_ticket_form")]
+        if decision.route is Route.HANDOFF:
+            return [SlotSet(NEXT, "handoff")]
         if answer is None:  # a button whose intent asks nothing: say what can be done
             answer = answerer().answer("")
         failure = None if reading.understood else NOT_UNDERSTOOD

@@ -22,6 +22,7 @@ from enum import StrEnum
 #: Intents that start a form. The ticket kinds share the ticket form; query_ticket has its own.
 TICKET_INTENTS = ("complaint", "report", "suggestion", "disclosure_request")
 STATUS_INTENT = "query_ticket"
+HUMAN_INTENT = "request_human"
 QUESTION_INTENTS = ("ask_policy", "ask_health", "ask_service")
 
 #: A request intent ranked at least this likely is offered as a button under an answer.
@@ -30,7 +31,7 @@ RELATED_ACTION = 0.15
 # A question: an interrogative word or particle, or a question mark. 吗/呢/么 only at the end of a
 # clause, where they are particles (什么 is matched on its own).
 _ASKS = re.compile(
-    r"什么|啥|咋|怎么|怎样|如何|为何|为什么|哪(?!怕)|几种|几个|几类|几项|几天|几号|"
+    r"什么|啥|咋|怎么|怎样|如何|为何|为什么|哪(?!怕)|几[点时岁次月年号天周个种类项位家条步分部]|"
     r"多久|多长|多少|多大|要不要|需不需要|能不能|可不可以|会不会|是不是|有没有|算不算|是否|可否|能否|"
     r"[吗嘛么呢][\s，,。.!！~～]*(?=$|[？?，,。])|[？?]|请问|想问|问一下|问下|咨询一下|打听"
 )
@@ -41,6 +42,8 @@ _WANTS = re.compile(
     r"(帮|给|替)(我|俺)(查|投诉|举报|反映|登记|申请|转|问问|看看)|"
     r"(麻烦|请)(你|您|你们)?(帮|给)|"
     r"(我|俺)?(有|提|提出)(个|一个|一条|几条|点)(建议|意见|投诉|举报)|"
+    r"(我|俺|本人)(要|想|想要|需要|准备)(?!问|了解|知道|咨询|打听|看看)[^，。？?！!]{0,12}?(进行|提出)(投诉|举报|反映)|"
+    r"特此(投诉|举报|检举|反映|申请)|[望请]予(处理|登记|受理|查处|答复|公开|回复)|"
     r"^(我)?(实名)?(投诉|举报|检举)(?!.*(怎么|如何|哪|多久|吗|么|？|\?))"
 )
 TICKET_NUMBER = re.compile(r"12320-\d{8}-\d{6}")
@@ -66,6 +69,7 @@ class Route(StrEnum):
     ANSWER = "answer"  # answer from the knowledge base (or say honestly that it has none)
     START_TICKET = "start_ticket"  # the ticket form, of `kind`
     START_STATUS = "start_status"  # the ticket status query form
+    HANDOFF = "handoff"  # a person takes the conversation
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,11 @@ def decide(reading: Reading, trust: float | None) -> Decision:
     found none it trusts. Both it and `reading.confidence` are probabilities of being right, so where the
     form of the message does not settle it, the likelier one wins."""
     intent = reading.intent
+    if intent == HUMAN_INTENT:
+        # 人工客服几点上班 asks about people; 转人工 and 帮我接人工 ask for one.
+        if reading.from_button or reading.wants or not reading.asks:
+            return Decision(Route.HANDOFF)
+        return Decision(Route.ANSWER, HUMAN_INTENT)
     if intent == STATUS_INTENT:
         if reading.from_button or reading.own_status:
             return Decision(Route.START_STATUS)

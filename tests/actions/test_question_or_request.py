@@ -5,8 +5,8 @@ import pytest
 from actions.question_or_request import Decision, Reading, Route, decide, related_action
 
 
-def reading(text, intent, confidence=0.95, **ranking):
-    return Reading(intent, confidence, {intent: confidence, **ranking}, text)
+def reading(text, intent, confidence=0.95, understood=True, **ranking):
+    return Reading(intent, confidence, {intent: confidence, **ranking}, text, understood)
 
 
 @pytest.mark.parametrize(
@@ -87,3 +87,27 @@ def test_questions_are_answered_and_offer_the_request_the_model_finds_likely():
     unlikely = reading("出生医学证明怎么补办", "ask_service", 0.97, complaint=0.01)
     assert decide(unlikely, trust=0.9) == Decision(Route.ANSWER, None)
     assert related_action(unlikely, fallback="query_ticket") == "query_ticket"
+
+
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        ("转人工", Route.HANDOFF),
+        ("帮我接人工客服", Route.HANDOFF),
+        ("能不能帮我转人工", Route.HANDOFF),
+        ("人工客服的上班时间是几点", Route.ANSWER),
+    ],
+)
+def test_a_human_is_fetched_when_asked_for_not_when_asked_about(text, route):
+    assert decide(reading(text, "request_human", 0.9), trust=0.9).route is route
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "尊敬的领导：本人上周在医院就诊时遭到推诿，特此投诉，望予处理。",
+        "我想对镇卫生院乱收费的问题进行投诉，请予登记。",
+    ],
+)
+def test_formal_requests_start_their_form(text):
+    assert decide(reading(text, "complaint", 0.5, understood=False), trust=0.9).route is Route.START_TICKET
