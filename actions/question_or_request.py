@@ -28,23 +28,31 @@ QUESTION_INTENTS = ("ask_policy", "ask_health", "ask_service")
 #: A request intent ranked at least this likely is offered as a button under an answer.
 RELATED_ACTION = 0.15
 
-# A question: an interrogative word or particle, or a question mark. 吗/呢/么 only at the end of a
-# clause, where they are particles (什么 is matched on its own).
-_ASKS = re.compile(
+# A question asks for content (what, how, which, how long, whether) or is polar (…吗, 能不能…). 吗/呢/么
+# only at the end of a clause, where they are particles. "能帮我叫一下人工吗" is polar, and polite: a request.
+_CONTENT_QUESTION = (
     r"什么|啥|咋|怎么|怎样|如何|为何|为什么|哪(?!怕)|几[点时岁次月年号天周个种类项位家条步分部]|"
-    r"多久|多长|多少|多大|要不要|需不需要|能不能|可不可以|会不会|是不是|有没有|算不算|是否|可否|能否|"
-    r"[吗嘛么呢][\s，,。.!！~～]*(?=$|[？?，,。])|[？?]|请问|想问|问一下|问下|咨询一下|打听"
+    r"多久|多长|多少|多大|要不要|需不需要|会不会|是不是|有没有|算不算|是否|请问|想问|问一下|问下|咨询一下|打听"
 )
+_ASKS_FOR_CONTENT = re.compile(_CONTENT_QUESTION)
+_ASKS = re.compile(_CONTENT_QUESTION + r"|能不能|可不可以|可否|能否|[吗嘛么呢][\s，,。.!！~～]*(?=$|[？?，,。])|[？?]")
 # The citizen says they want the action done: first person or a polite imperative, then its verb.
 # "我想问/我想了解" asks, so the verb list never includes 问/了解/知道/咨询.
 _WANTS = re.compile(
     r"(我|俺|本人|我们|咱)(就是)?(要|想要|想|需要|得|准备|决定|坚决)(实名)?(投诉|举报|检举|反映|建议|提|申请|查|查询|登记|找人工|转人工)|"
-    r"(帮|给|替)(我|俺)(查|投诉|举报|反映|登记|申请|转|问问|看看)|"
+    r"(帮|给|替)(我|俺)(查|投诉|举报|反映|登记|申请|转|叫|接|找|联系|问问|看看)|"
     r"(麻烦|请)(你|您|你们)?(帮|给)|"
     r"(我|俺)?(有|提|提出)(个|一个|一条|几条|点)(建议|意见|投诉|举报)|"
     r"(我|俺|本人)(要|想|想要|需要|准备)(?!问|了解|知道|咨询|打听|看看)[^，。？?！!]{0,12}?(进行|提出)(投诉|举报|反映)|"
     r"特此(投诉|举报|检举|反映|申请)|[望请]予(处理|登记|受理|查处|答复|公开|回复)|"
     r"^(我)?(实名)?(投诉|举报|检举)(?!.*(怎么|如何|哪|多久|吗|么|？|\?))"
+)
+# The kind a wanted action names: 我想对…进行投诉 is a complaint whatever the unsure model guessed.
+_NAMED_KIND = (
+    ("disclosure_request", re.compile(r"申请(政府)?(信息)?公开|依申请|[望请]予公开")),
+    ("report", re.compile(r"举报|检举|查处")),
+    ("suggestion", re.compile(r"建议|意见")),
+    ("complaint", re.compile(r"投诉|反映|[望请]予(处理|受理|答复|回复)")),
 )
 TICKET_NUMBER = re.compile(r"12320-\d{8}-\d{6}")
 # One's own matter: the citizen, or an order to look, and what a status is about.
@@ -96,6 +104,20 @@ class Reading:
         return bool(_WANTS.search(self.text))
 
     @property
+    def asks_for_content(self) -> bool:
+        """A content question (what, how, when, whether), not a polar one that may be a polite request."""
+        return bool(_ASKS_FOR_CONTENT.search(self.text))
+
+    @property
+    def wanted_kind(self) -> str | None:
+        """The ticket kind the citizen says they want filed, if the request names one."""
+        wanted = _WANTS.search(self.text)
+        if wanted is None:
+            return None
+        said = self.text[wanted.start() :]
+        return next((kind for kind, verb in _NAMED_KIND if verb.search(said)), None)
+
+    @property
     def own_status(self) -> bool:
         """A ticket number, or an explicit ask about one's own matter (我那个投诉办到哪了)."""
         return bool(TICKET_NUMBER.search(self.text)) or bool(_OWN.search(self.text) and _STATUS.search(self.text))
@@ -113,9 +135,11 @@ def decide(reading: Reading, trust: float | None) -> Decision:
     found none it trusts. Both it and `reading.confidence` are probabilities of being right, so where the
     form of the message does not settle it, the likelier one wins."""
     intent = reading.intent
+    if not reading.understood and reading.wanted_kind and not reading.asks_for_content:
+        return Decision(Route.START_TICKET, reading.wanted_kind)  # the model is unsure; the words are not
     if intent == HUMAN_INTENT:
-        # 人工客服几点上班 asks about people; 转人工 and 帮我接人工 ask for one.
-        if reading.from_button or reading.wants or not reading.asks:
+        # 人工客服几点上班 asks about people; 转人工 and 能帮我叫一下人工吗 ask for one.
+        if reading.from_button or reading.wants or not reading.asks_for_content:
             return Decision(Route.HANDOFF)
         return Decision(Route.ANSWER, HUMAN_INTENT)
     if intent == STATUS_INTENT:

@@ -95,6 +95,7 @@ def test_questions_are_answered_and_offer_the_request_the_model_finds_likely():
         ("转人工", Route.HANDOFF),
         ("帮我接人工客服", Route.HANDOFF),
         ("能不能帮我转人工", Route.HANDOFF),
+        ("嗯 那个 能不能 让工作人员来接一下", Route.HANDOFF),  # polar and polite: a request
         ("人工客服的上班时间是几点", Route.ANSWER),
     ],
 )
@@ -110,4 +111,8 @@ def test_a_human_is_fetched_when_asked_for_not_when_asked_about(text, route):
     ],
 )
 def test_formal_requests_start_their_form(text):
-    assert decide(reading(text, "complaint", 0.5, understood=False), trust=0.9).route is Route.START_TICKET
+    assert decide(reading(text, "complaint", 0.5), trust=0.9).route is Route.START_TICKET
+    # Below the fallback the model guessed something else; the request names its kind.
+    assert decide(reading(text, "query_ticket", 0.2, understood=False), trust=0.9) == Decision(
+        Route.START_TICKET, "complaint"
+    )
