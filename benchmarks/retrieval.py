@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -127,6 +128,7 @@ def main() -> int:
     parser.add_argument("--scale-size", type=int, default=1_000_000)
     parser.add_argument("--limit", type=int, default=0, help="use only the first N questions (quick runs)")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
 
     corpus_path = MSGABENCH / "qa_answers_all.jsonl"
     questions = [json.loads(line) for line in (MSGABENCH / "qa_dev.jsonl").read_text(encoding="utf-8").splitlines()]
@@ -185,7 +187,9 @@ def main() -> int:
         ["index build ≥ 30 passages/s", build_rate >= 30],
     ]
     sections = [
-        f"Corpus: {len(answers)} answers → {report.chunks} chunks; queries: {len(questions)} dev questions; k=10.",
+        f"Corpus: {len(answers)} answers → {report.chunks} chunks; queries: {len(questions)} dev questions; k=10."
+        f" Load average (1 min) {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, on"
+        f" {os.cpu_count()} cores: wall times and build speeds of a loaded machine are not those of a quiet one.",
         "## Quality and query latency\n\n"
         + table(["pipeline", "R@1", "R@5", "R@10", "MRR@10", "p50 ms", "p95 ms", "CPU p50 ms"], quality)
         + "\n\nWall-clock times depend on what else the machine runs; the CPU time of the process (all its"

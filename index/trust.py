@@ -15,6 +15,9 @@ A question about a term the corpus defines (index/glossary.py: 五公开是哪�
 definition by construction, so its trust is at least that of a typical answerable question (the
 median on dev, `defined_term` in the file): dev holds no such question, so no weight can be fitted.
 
+Naming a 依申请公开 document has the same trouble: its query–title cosine is a raw cosine too, so its cut
+(`catalogue_min_cosine`) is chosen on dev by the same script.
+
 The coefficients are fitted on the dev split of the gold set by benchmarks/fit_relevance.py, which
 writes index/resources/trust_model.yml; nothing here is tuned by hand.
 """
@@ -56,6 +59,9 @@ class TrustModel:
     threshold: float
     #: The least trust of a hit that defines the term asked about: a typical answerable question's.
     defined_term: float
+    #: The query–title cosine from which a 依申请公开 document is named (index.retriever.CatalogueHit):
+    #: the cut that best tells the dev questions about such a document from all the others.
+    catalogue_min_cosine: float
 
     def trust(self, hits: list[Hit]) -> float:
         """The probability that the best of `hits` answers the question (0 for no hits)."""
@@ -86,6 +92,7 @@ class TrustModel:
             {name: float(record["scales"][name]) for name in names},
             float(record["threshold"]),
             float(record["defined_term"]),
+            float(record["catalogue_min_cosine"]),
         )
 
 
