@@ -19,8 +19,8 @@ which is then the cited clause), and whether the displayed text contains the gol
 whether it took the expected path. Latency is measured by the client per turn and includes the gateway, Rasa
 (NLU and policies) and the action server (retrieval); with `--concurrency` above 1 it includes queueing too.
 
-Retrieval alone: the same questions against each index in process, clause hit@1, hit@3 and MRR@10 for BM25,
-e5 and the hybrid (`clause_ranks`).
+Retrieval alone: the same questions (those a passage answers) against each index in process, clause hit@1, hit@3
+and MRR@10 over the top 10 passages for BM25, e5 and the hybrid (`clause_ranks`).
 
     python benchmarks/answers.py [--model [LABEL=]PATH ...] [--index [LABEL=]DIR ...] [--gold FILE]
                                  [--concurrency 1] [--skip-retrieval]
@@ -437,19 +437,24 @@ def path_label(result: Result) -> str:
 RETRIEVAL_MODES = {"BM25": "bm25", "e5": "dense", "hybrid": "hybrid"}
 
 
-def clause_ranks(retriever: Any, items: Sequence[GoldItem], mode: str) -> dict[str, float]:
-    """Clause hit@1, hit@3 and MRR@10 of `mode` on the questions that quote a clause (by_request ones name a
-    catalogue entry, which search does not rank). A document may fill several of the ten places (per_doc=3):
-    the right clause must beat its neighbours. benchmarks/retrieval_gold.py's function may replace this one."""
+# clause_ranks and clause_metrics have the signatures of benchmarks/retrieval_gold.py's (helper "retrieval"):
+# once it is merged, `from retrieval_gold import clause_metrics, clause_ranks` replaces these two.
+def clause_ranks(retriever: Any, items: Sequence[GoldItem], mode: str) -> list[int | None]:
+    """Per question, the rank of the first hit that is the right clause among the top 10 passages (several of one
+    document allowed, so the right clause must beat its neighbours), else None; None for a by_request question."""
     ranks: list[int | None] = []
     for item in items:
-        hits = retriever.search(item.text, k=10, per_doc=3, mode=mode)
-        cited = [{"doc_id": h.doc_id, "clause": h.section} for h in hits]
-        ranks.append(next((i + 1 for i, c in enumerate(cited) if is_right_clause(c, item)), None))
+        hits = retriever.search(item.text, k=10, per_doc=10, mode=mode) if item.section else []
+        cited = ({"doc_id": h.doc_id, "clause": h.section} for h in hits)
+        ranks.append(next((rank for rank, c in enumerate(cited, 1) if is_right_clause(c, item)), None))
+    return ranks
+
+
+def clause_metrics(ranks: Sequence[int | None]) -> dict[str, float]:
     n = len(ranks)
     return {
         "hit@1": _share(sum(1 for r in ranks if r == 1), n),
-        "hit@3": _share(sum(1 for r in ranks if r and r <= 3), n),
+        "hit@3": _share(sum(1 for r in ranks if r is not None and r <= 3), n),
         "MRR": sum(1 / r for r in ranks if r) / n if n else float("nan"),
     }
 
@@ -462,7 +467,7 @@ def retrieval_alone(index: Path, items: Sequence[GoldItem]) -> dict[str, dict[st
     quoted = [i for i in items if i.kind == "question" and not i.by_request]
     return {
         split: {
-            label: clause_ranks(retriever, [i for i in quoted if split_of(i.id) == split], mode)
+            label: clause_metrics(clause_ranks(retriever, [i for i in quoted if split_of(i.id) == split], mode))
             for label, mode in RETRIEVAL_MODES.items()
         }
         for split in SPLITS
@@ -682,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if per_index:
         sections += [
-            "## Retrieval alone, same questions (clause hit@k, MRR@10; k=10, up to 3 passages per document)",
+            "## Retrieval alone, same questions (clause hit@1, hit@3, MRR@10 over the top 10 passages)",
             retrieval_table(per_index),
         ]
     publish_report("answers", "Answers through the stack (gold set)", sections)

@@ -25,7 +25,8 @@ from sqlalchemy.engine import make_url
 
 from bot.tickets import open_ticket_service
 from tests.chat_client import Citizen, texts
-from tests.conftest import DATABASE_VARIABLES, ROOT, Stack, running_stack
+from tests.conftest import ROOT, Stack, running_stack
+from tests.stack import DATABASE_VARIABLES
 from tests.test_chat_api import FORM_ANSWERS
 
 REPO_VAR = ROOT / "var"
