@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency bench-answers bench-first-answer lock clean
+.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency bench-answers bench-calibration bench-first-answer lock clean
 
 help:
 	@echo "make run    set everything up, build the index and train the model if stale, start the assistant"
@@ -96,6 +96,11 @@ bench-nlu: setup index
 bench-answers: setup index
 	$(VENV)/bin/hotline nlu train
 	$(VENV)/bin/python benchmarks/answers.py $(ARGS)
+
+# Intent calibration on the gold set with the trained model; `ARGS=--write` puts the fitted T into config.yml.
+bench-calibration: setup index
+	$(VENV)/bin/hotline nlu train
+	$(VENV)/bin/python benchmarks/calibration.py $(ARGS)
 
 # A clone of HEAD to its first answer (index and Rasa from empty caches; the venvs linked, not rebuilt).
 bench-first-answer: setup
