@@ -68,7 +68,9 @@ def main() -> int:
         steps: list[tuple[str, float, str]] = []
         started = time.perf_counter()
         if args.fresh_venvs:
-            steps.append(("make setup (both venvs from the locks)", run_step(["make", "setup"], clone, env), ""))
+            # As a newcomer runs it: no PYTHONPATH (the clone's egg-info on it would fail the Rasa venv's pip check).
+            plain = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+            steps.append(("make setup (both venvs from the locks)", run_step(["make", "setup"], clone, plain), ""))
         else:
             for venv in (".venv", ".venv-rasa"):
                 (clone / venv).symlink_to((ROOT / venv).resolve())

@@ -442,7 +442,7 @@ def decision(summaries: list[ConfigSummary]) -> str:
         f"mean held-out accuracy and macro-F1 at most {HELDOUT_TOLERANCE} below `{baseline.name}`'s, mean MSGABench "
         f"macro-F1 ≥ {min(MSGABENCH_FLOOR, baseline.type_f1):.3f}, the same test stories passing"
     )
-    keep = [c for c in others if keeps_quality(c, baseline)]
+    keep = [c for c in others if keeps_quality(c, baseline) and c.runs[0].variant.training]  # trained here
     fast = [c for c in keep if speedup(c, baseline, "cpu") >= TARGET_SPEEDUP]
     if not keep:
         return f"**Decision:** no config keeps the quality of `{baseline.name}` ({rule})."
