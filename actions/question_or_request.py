@@ -147,8 +147,10 @@ def decide(reading: Reading, trust: float | None) -> Decision:
             return Decision(Route.START_STATUS)
         return Decision(Route.ANSWER, related_action(reading, fallback=STATUS_INTENT))
     if intent in TICKET_INTENTS:
-        if reading.from_button or reading.wants:
+        if reading.from_button:
             return Decision(Route.START_TICKET, intent)
+        if reading.wants:  # the citizen's own word for it (投诉！…) names the kind over the model's guess
+            return Decision(Route.START_TICKET, reading.wanted_kind or intent)
         if reading.asks or not reading.understood:
             # A question about the thing is answered, and the action is one tap away; with no answer
             # it is offered, never started, on a question.

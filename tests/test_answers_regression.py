@@ -25,16 +25,16 @@ class Floors:
     misrouted_requests: frozenset[str]
 
 
-#: A little under what `python benchmarks/answers.py` measured on the dev split, 2026-12-01 15:23, main after
-#: issue 10 (benchmarks/results/answers.md): right clause .740 (108/146), form + handoff .000, "not found"
-#: precision .520 (13/25), recall .565 (13/23), requests 31/32. Raise them as answering improves; never lower
+#: A little under what `python benchmarks/answers.py` measured on the dev split, 2026-12-01 15:44, main after
+#: issue 10 (benchmarks/results/answers.md): right clause .733 (107/146), form + handoff .000, "not found"
+#: precision .571 (12/21), recall .522 (12/23), requests 31/32. Raise them as answering improves; never lower
 #: one to pass.
 FLOORS = Floors(
     right_clause_top=0.70,
     wrong_path_ceiling=0.03,
-    not_found_precision=0.45,
+    not_found_precision=0.50,
     not_found_recall=0.47,
-    misrouted_requests=frozenset({"r-human-007"}),  # 帮我转人公 (a typo for 人工) → out_of_scope
+    misrouted_requests=frozenset({"r-callback-002"}),  # 请工作人员方便时回电 → answered (no callback in full mode)
 )
 #: Conversations at once: the gateway and Rasa are async and the action server a process of its own, so a few
 #: turns overlap (Rasa's lock is per conversation).

@@ -116,3 +116,9 @@ def test_formal_requests_start_their_form(text):
     assert decide(reading(text, "query_ticket", 0.2, understood=False), trust=0.9) == Decision(
         Route.START_TICKET, "complaint"
     )
+
+
+def test_the_kind_the_citizen_names_wins_over_the_models_guess():
+    assert decide(reading("投诉！牙科诊所把我好牙给拔了", "report", 0.64), trust=0.9) == Decision(
+        Route.START_TICKET, "complaint"
+    )
