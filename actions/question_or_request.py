@@ -52,7 +52,7 @@ _NAMED_KIND = (
     ("disclosure_request", re.compile(r"申请(政府)?(信息)?公开|依申请|[望请]予公开")),
     ("report", re.compile(r"举报|检举|查处")),
     ("suggestion", re.compile(r"建议|意见")),
-    ("complaint", re.compile(r"投诉|反映|[望请]予(处理|受理|答复|回复)")),
+    ("complaint", re.compile(r"投诉|反映")),
 )
 TICKET_NUMBER = re.compile(r"12320-\d{8}-\d{6}")
 # One's own matter: the citizen, or an order to look, and what a status is about.
@@ -111,11 +111,10 @@ class Reading:
     @property
     def wanted_kind(self) -> str | None:
         """The ticket kind the citizen says they want filed, if the request names one."""
-        wanted = _WANTS.search(self.text)
-        if wanted is None:
+        if not self.wants:
             return None
-        said = self.text[wanted.start() :]
-        return next((kind for kind, verb in _NAMED_KIND if verb.search(said)), None)
+        # Anywhere in the message: 本人…申请公开…，请予受理 names it before its closing formula.
+        return next((kind for kind, verb in _NAMED_KIND if verb.search(self.text)), None)
 
     @property
     def own_status(self) -> bool:

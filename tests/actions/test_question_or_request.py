@@ -122,3 +122,7 @@ def test_the_kind_the_citizen_names_wins_over_the_models_guess():
     assert decide(reading("投诉！牙科诊所把我好牙给拔了", "report", 0.64), trust=0.9) == Decision(
         Route.START_TICKET, "complaint"
     )
+    formal = "本人依据《政府信息公开条例》，申请公开本市2025年度医疗机构校验结果，请予受理。"
+    assert decide(reading(formal, "disclosure_request", 0.94), trust=0.9) == Decision(
+        Route.START_TICKET, "disclosure_request"
+    )
