@@ -54,6 +54,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import RESULTS, percentile_ms, publish_report, table
+from retrieval_gold import clause_metrics, clause_ranks
 
 from actions.answering import BY_REQUEST, NO_ANSWER
 from actions.knowledge_actions import NOT_UNDERSTOOD
@@ -435,28 +436,6 @@ def path_label(result: Result) -> str:
 # --- retrieval alone -----------------------------------------------------------------------------------------
 
 RETRIEVAL_MODES = {"BM25": "bm25", "e5": "dense", "hybrid": "hybrid"}
-
-
-# clause_ranks and clause_metrics have the signatures of benchmarks/retrieval_gold.py's (helper "retrieval"):
-# once it is merged, `from retrieval_gold import clause_metrics, clause_ranks` replaces these two.
-def clause_ranks(retriever: Any, items: Sequence[GoldItem], mode: str) -> list[int | None]:
-    """Per question, the rank of the first hit that is the right clause among the top 10 passages (several of one
-    document allowed, so the right clause must beat its neighbours), else None; None for a by_request question."""
-    ranks: list[int | None] = []
-    for item in items:
-        hits = retriever.search(item.text, k=10, per_doc=10, mode=mode) if item.section else []
-        cited = ({"doc_id": h.doc_id, "clause": h.section} for h in hits)
-        ranks.append(next((rank for rank, c in enumerate(cited, 1) if is_right_clause(c, item)), None))
-    return ranks
-
-
-def clause_metrics(ranks: Sequence[int | None]) -> dict[str, float]:
-    n = len(ranks)
-    return {
-        "hit@1": _share(sum(1 for r in ranks if r == 1), n),
-        "hit@3": _share(sum(1 for r in ranks if r is not None and r <= 3), n),
-        "MRR": sum(1 / r for r in ranks if r) / n if n else float("nan"),
-    }
 
 
 def retrieval_alone(index: Path, items: Sequence[GoldItem]) -> dict[str, dict[str, dict[str, float]]]:
