@@ -57,7 +57,7 @@ def test_the_answer_offers_the_request_form_filled_with_the_document(answers_fro
     assert slots["description"] == f"申请公开{reference}"
 
 
-def test_a_disclosure_request_without_the_button_is_not_prefilled():
+def test_a_disclosure_request_without_the_button_is_not_prefilled(answers_from_the_knowledge_index):
     # A document named by an earlier button (the slot is still set) must not fill a new request.
     slots = _start_form("我要申请政府信息公开", slots={"requested_document": "《旧文件》"})
     assert slots["requested_document"] is None and slots.get("description") is None
