@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.knowledge_actions import answer_or_fail
 from actions.question_or_request import is_question_about_danger
 from actions.replies import latest_user_text, utter
-from bot.emergency import DEFAULT_PSYCH_LINE, assess, guidance
+from bot.conversation.emergency import DEFAULT_PSYCH_LINE, assess, guidance
 from bot.settings import SettingsError, get_settings
 
 log = logging.getLogger(__name__)

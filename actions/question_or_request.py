@@ -68,7 +68,7 @@ def asks(text: str) -> bool:
 
 
 def is_question_about_danger(text: str, emergency_now: bool) -> bool:
-    """The intent model said emergency, but nothing is happening now (bot/emergency.py's reading) and the
+    """The intent model said emergency, but nothing is happening now (bot/conversation/emergency.py's reading) and the
     message asks: 心肺复苏怎么做 is health knowledge, answered with the numbers to call, not a handoff."""
     return not emergency_now and asks(text)
 

@@ -21,8 +21,8 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.replies import HUMAN_BUTTON, REQUESTED_DOCUMENT, channel_of, latest_user_text, user_metadata, utter
-from bot.emergency import is_emergency
-from bot.ownership import OwnershipStore
+from bot.conversation.emergency import is_emergency
+from bot.handoff.ownership import OwnershipStore
 from bot.ratelimit import AttemptLimiter, ticket_check_keys, ticket_check_policy
 from bot.redaction import PERSONAL_SLOTS, personal_values, personal_values_from_slots
 from bot.settings import get_settings

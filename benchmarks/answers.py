@@ -7,8 +7,9 @@ item as the FIRST message of a conversation of its own (`POST /api/chat {"text"}
 of its own (the ticket-check limiter counts per client), and stops the stack. Variants run one after the other.
 
 Each response is classified by what the citizen was shown (`outcome`), with the texts read from where the
-project keeps them (domain.yml's responses and the form's questions, actions/answering.py, bot/emergency.py),
-never from copies here: answered (a message with citations), by_request (a 依申请公开 document named), not found
+project keeps them (domain.yml's responses and the form's questions, actions/answering.py,
+bot/conversation/emergency.py), never from copies here: answered (a message with citations), by_request (a
+依申请公开 document named), not found
 (the Answerer's NO_ANSWER), a ticket form started (and its kind) or the status query form, handoff, goodbye,
 emergency guidance, or other (greeting, out of scope, not understood, …).
 
@@ -61,9 +62,9 @@ from actions.knowledge_actions import NOT_UNDERSTOOD
 from actions.ticket_actions import NOT_FOUND as STATUS_NOT_FOUND
 from actions.ticket_actions import TOO_MANY_CHECKS
 from benchmarks.gold import GOLD_PATH, GoldItem, load_gold, split_of
-from bot.callbacks import ASK_FOR_MESSAGE, ASK_FOR_PHONE
-from bot.conversation import EMPTY_TURN
-from bot.emergency import DEFAULT_PSYCH_LINE, assess, guidance
+from bot.conversation.callbacks import ASK_FOR_MESSAGE, ASK_FOR_PHONE
+from bot.conversation.core import EMPTY_TURN
+from bot.conversation.emergency import DEFAULT_PSYCH_LINE, assess, guidance
 from bot.tickets.domain import KIND_LABELS, TicketKind
 from tests.chat_client import chat_body
 from tests.stack import hotline_up

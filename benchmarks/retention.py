@@ -29,8 +29,8 @@ from sqlalchemy.engine import Engine, make_url
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import publish_report, table
 
-from bot.retention import ConversationRetention
-from bot.tickets.database import create_ticket_engine, upgrade_schema
+from bot.conversation.retention import ConversationRetention
+from bot.database import create_ticket_engine, upgrade_schema
 
 EVENTS_PER_CONVERSATION = 30
 NOW = datetime.now(UTC)

@@ -117,7 +117,7 @@ SCRIPTS: list[list[Turn]] = [
     [turn("您好", GREET), turn("高血压平时饮食要注意什么", QUESTION), turn("医保异地就医怎么备案", QUESTION)],
     [turn("在吗", GREET), turn("讲个笑话吧", OUT), turn("我要投诉一家诊所，收费不明码标价", COMPLAINT)],
 ]
-EMERGENCY_TEXT = "我爸突然晕倒了，叫不醒"  # caught by bot/emergency.py before Rasa
+EMERGENCY_TEXT = "我爸突然晕倒了，叫不醒"  # caught by bot/conversation/emergency.py before Rasa
 # A citizen reads the reply and types the next message: seconds, not zero. The paced cell uses this
 # for context next to the closed loop the target is stated for.
 THINK = (2.0, 6.0)

@@ -17,15 +17,15 @@ from sqlalchemy import Engine
 from actions.answering import Answerer
 from bot.api import chat, tickets
 from bot.auth import TokenStore
-from bot.callbacks import CallbackDesk
 from bot.client_address import parse_trusted_proxies
-from bot.conversation import ConversationCore
-from bot.conversation_ids import ConversationRegistry
-from bot.ownership import OwnershipStore
-from bot.rasa_client import RasaClient
+from bot.conversation.callbacks import CallbackDesk
+from bot.conversation.conversation_ids import ConversationRegistry
+from bot.conversation.core import ConversationCore
+from bot.conversation.rasa_client import RasaClient
+from bot.conversation.reduced_mode import ReducedMode
+from bot.conversation.retention import ConversationRetention, purging
+from bot.handoff.ownership import OwnershipStore
 from bot.ratelimit import AttemptLimiter, ticket_check_policy
-from bot.reduced_mode import ReducedMode
-from bot.retention import ConversationRetention, purging
 from bot.settings import Settings, get_settings
 from bot.supervisor import free_port, wait_for_http
 from bot.tickets.outbox import OutboxDispatcher, dispatching

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, String, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.tickets.models import ApiToken
+from bot.database import Base, Id, UTCDateTime
 
 TOKEN_PREFIX = "hl_"
 
@@ -36,6 +36,19 @@ class Principal:
     def actor(self) -> str:
         """How the audit log names this caller."""
         return f"{self.role}:{self.name}"
+
+
+class ApiToken(Base):
+    """An operator's API token. Only its SHA-256 is stored: the token is shown once, when it is made."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)  # who holds it; written as the audit actor
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # operator | supervisor
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 def _digest(token: str) -> str:

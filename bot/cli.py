@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from bot import nlu, retention, up
+from bot import nlu, up
+from bot.conversation import retention
 from bot.tickets import cli as tickets_cli
 from index import cli as index_cli
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from bot.conversation_ids import keyed_hash
+from bot.conversation.conversation_ids import keyed_hash
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 UNKNOWN = "unknown"

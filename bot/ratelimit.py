@@ -21,8 +21,8 @@ from sqlalchemy import Engine, Integer, String, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from bot.database import Base, UTCDateTime
 from bot.settings import Settings
-from bot.tickets.models import Base, UTCDateTime
 
 #: Rows idle for this long after they stop mattering are deleted, a few at a time, by later attempts.
 PURGE_AFTER = timedelta(days=1)
@@ -92,7 +92,7 @@ def utc_now() -> datetime:
 
 class AttemptLimiter:
     def __init__(self, engine: Engine, policy: Policy, clock: Callable[[], datetime] = utc_now) -> None:
-        """`engine`'s schema must be at head (bot.tickets.database.upgrade_schema): Alembic owns the table."""
+        """`engine`'s schema must be at head (bot.database.upgrade_schema): Alembic owns the table."""
         if engine.dialect.name not in ("sqlite", "postgresql"):
             raise ValueError(f"the limiter supports SQLite and PostgreSQL, not {engine.dialect.name}")
         self.engine = engine

@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.emergency import DEFAULT_PSYCH_LINE  # a leaf too: the standard library only
+from bot.conversation.emergency import DEFAULT_PSYCH_LINE  # a leaf too: the standard library only
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Where state lives by default: the ticket database and Rasa's trackers.
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     #: Rasa's HTTP server; the gateway talks to it over our own input channel. Several Rasa workers:
-    #: their URLs separated by commas (each sender is pinned to one; see bot/rasa_client.py).
+    #: their URLs separated by commas (each sender is pinned to one; see bot/conversation/rasa_client.py).
     rasa_url: str = "http://127.0.0.1:5005"
     rasa_timeout_s: float = 30.0
     #: The knowledge index the actions answer from; the gateway answers from it too while Rasa is down.
@@ -64,9 +64,10 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = 10.0
     #: The psychological assistance line self-harm guidance gives beside 120/110 (全国心理援助热线 by default).
     psych_line: str = Field(default=DEFAULT_PSYCH_LINE, pattern=r"^[0-9][0-9-]{2,19}$")
-    #: The HMAC key of conversation ids derived from a platform identity (bot/conversation_ids.py) and of the
-    #: client tags the limiter counts by. The gateway does not start without it; `hotline up` generates one
-    #: into var/ once when it is not set. Changing it starts new conversations for every phone and WeChat user.
+    #: The HMAC key of conversation ids derived from a platform identity
+    #: (bot/conversation/conversation_ids.py) and of the client tags the limiter counts by. The gateway does
+    #: not start without it; `hotline up` generates one into var/ once when it is not set. Changing it starts
+    #: new conversations for every phone and WeChat user.
     conversation_key: SecretStr | None = None
     #: Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed, e.g. the nginx in front.
     #: Empty: the client is the socket's peer, and X-Forwarded-For is ignored.
@@ -79,7 +80,7 @@ class Settings(BaseSettings):
     #: Rasa's tracker database, where the retention purge anonymises old conversations.
     #: <var>/rasa-trackers.db by default, where `hotline up` has Rasa keep them (HOTLINE_TRACKER_DB, bot/nlu.py).
     tracker_database_url: str = Field(default="", repr=False)
-    #: 保存期限: conversation text older than this is anonymised (bot/retention.py); statistics stay.
+    #: 保存期限: conversation text older than this is anonymised (bot/conversation/retention.py); statistics stay.
     retention_days: int = Field(default=180, ge=1)
     #: How often the gateway runs the retention purge (the first run is at startup).
     purge_interval_s: float = Field(default=86_400.0, gt=0)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot import nlu
-from bot.conversation_ids import load_or_create_key
+from bot.conversation.conversation_ids import load_or_create_key
 from bot.settings import load_settings
 from bot.supervisor import Service, run_services
 

@@ -42,7 +42,7 @@ class Citizen:
 class Conversations:
     """Several conversations through one client, under names the test gives them: a name's first turn starts a
     conversation, later turns continue it. `adopt` names a conversation issued otherwise (e.g. by
-    bot.conversation_ids.ConversationRegistry, to set it up in the database before its first turn)."""
+    bot.conversation.conversation_ids.ConversationRegistry, to set it up in the database before its first turn)."""
 
     def __init__(self, http: httpx.Client) -> None:
         self.http = http

@@ -8,7 +8,7 @@ import json
 import sqlite3
 import uuid
 
-from bot.ownership import OwnershipStore
+from bot.handoff.ownership import OwnershipStore
 from bot.tickets import TicketService, open_ticket_service
 from tests.chat_client import Citizen
 

@@ -16,8 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from bot.api.clients import ClientTag
-from bot.conversation import STORE_DOWN, ConversationCore, InboundMessage
-from bot.conversation_ids import WEB, ConversationRegistry
+from bot.conversation.conversation_ids import WEB, ConversationRegistry
+from bot.conversation.core import STORE_DOWN, ConversationCore, InboundMessage
 
 router = APIRouter()
 logger = logging.getLogger(__name__)

@@ -52,7 +52,7 @@ from sqlalchemy import Engine, Row, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.background import in_background, run_every
-from bot.tickets.database import READ_ONLY
+from bot.database import READ_ONLY
 from bot.tickets.models import OutboxEvent
 from bot.tickets.service import utc_now
 
@@ -126,7 +126,7 @@ class OutboxDispatcher:
 
     A round claims rows, then sends them, then records each outcome, in three steps: no database transaction is
     open while a request is in flight. On SQLite a transaction that writes holds the one write lock of the file
-    (BEGIN IMMEDIATE, bot/tickets/database.py), so holding it across a request to a receiver that hangs would
+    (BEGIN IMMEDIATE, bot/database.py), so holding it across a request to a receiver that hangs would
     stall every ticket the action server tries to file for as long as the request takes. Instead the claim is a
     lease written into the row: a short transaction moves `next_attempt_at` of the claimed rows forward by the
     lease, so no other dispatcher finds them due until the lease ends, and the outcome is recorded in another

@@ -22,8 +22,8 @@ from sqlalchemy import Engine, Select, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload, sessionmaker
 
+from bot.database import READ_ONLY, create_ticket_engine, upgrade_schema
 from bot.settings import Settings, load_settings
-from bot.tickets.database import READ_ONLY, create_ticket_engine, upgrade_schema
 from bot.tickets.deadlines import DeadlinePolicy, configured_policy
 from bot.tickets.domain import (
     RoutingDecision,

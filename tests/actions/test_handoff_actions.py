@@ -5,7 +5,7 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.handoff_actions import ActionEmergency
-from bot.emergency import EMERGENCY_GUIDANCE, assess, guidance
+from bot.conversation.emergency import EMERGENCY_GUIDANCE, assess, guidance
 from bot.settings import get_settings
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Barrier
 
+from bot.database import create_ticket_engine
 from bot.ratelimit import AttemptLimiter, Policy
-from bot.tickets.database import create_ticket_engine
 
 
 def guess(database_url: str, limit: int, tries: int, keys: list[str], start: Barrier, results: Connection) -> None:

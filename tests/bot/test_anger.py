@@ -1,6 +1,6 @@
 import pytest
 
-from bot.anger import is_angry
+from bot.conversation.anger import is_angry
 
 
 @pytest.mark.parametrize(

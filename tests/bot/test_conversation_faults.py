@@ -23,12 +23,12 @@ import pytest
 from sqlalchemy import text
 
 from bot.app import serve_in_thread
-from bot.callbacks import ASK_FOR_MESSAGE, ASK_FOR_PHONE
-from bot.conversation import EMPTY_TURN, HELD, STORE_DOWN
-from bot.conversation_ids import ConversationRegistry
-from bot.emergency import assess, guidance
-from bot.ownership import Owner, OwnershipStore, Priority
-from bot.reduced_mode import NOTICE
+from bot.conversation.callbacks import ASK_FOR_MESSAGE, ASK_FOR_PHONE
+from bot.conversation.conversation_ids import ConversationRegistry
+from bot.conversation.core import EMPTY_TURN, HELD, STORE_DOWN
+from bot.conversation.emergency import assess, guidance
+from bot.conversation.reduced_mode import NOTICE
+from bot.handoff.ownership import Owner, OwnershipStore, Priority
 from bot.settings import Settings
 from bot.supervisor import free_port
 from bot.tickets import TicketDraft, TicketKind, open_ticket_service

@@ -16,17 +16,17 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy.orm import Session
 
 from bot.app import create_app, serve_in_thread
-from bot.conversation_ids import (
+from bot.conversation.conversation_ids import (
     ConversationRegistry,
     channel_id,
     issue_web_id,
     keyed_hash,
     load_or_create_key,
 )
-from bot.ownership import ConversationRow, OwnershipStore, Priority
+from bot.database import create_ticket_engine, upgrade_schema
+from bot.handoff.ownership import ConversationRow, OwnershipStore, Priority
 from bot.settings import Settings
 from bot.supervisor import free_port
-from bot.tickets.database import create_ticket_engine, upgrade_schema
 from bot.up import Ports, services
 from tests.chat_client import Citizen
 

@@ -1,4 +1,4 @@
-"""The emergency net (bot/emergency.py): every labelled emergency caught, knowledge questions left alone."""
+"""The emergency net (bot/conversation/emergency.py): every labelled emergency caught, questions left alone."""
 
 import json
 from collections import Counter
@@ -7,7 +7,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from bot.emergency import EMERGENCY_GUIDANCE, Category, assess, guidance, is_emergency, normalise
+from bot.conversation.emergency import EMERGENCY_GUIDANCE, Category, assess, guidance, is_emergency, normalise
 from bot.settings import Settings
 from tests.conftest import ROOT
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.rasa_client import RasaClient, worker_for
+from bot.conversation.rasa_client import RasaClient, worker_for
 from bot.settings import Settings
 from bot.up import Ports, RasaOptions, services
 

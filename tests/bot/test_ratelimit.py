@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from bot.database import create_ticket_engine, upgrade_schema
 from bot.ratelimit import PURGE_AFTER, AttemptLimiter, Policy, RateLimitRow, ticket_check_keys
-from bot.tickets.database import create_ticket_engine, upgrade_schema
 from tests.bot import limiter_workers
 from tests.tickets.conftest import Clock
 

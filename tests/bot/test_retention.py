@@ -19,11 +19,11 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
 from bot.app import create_app
-from bot.ownership import HeldMessageRow
-from bot.retention import RASA_EVENTS, ConversationRetention
+from bot.conversation.retention import RASA_EVENTS, ConversationRetention
+from bot.database import create_ticket_engine, upgrade_schema
+from bot.handoff.ownership import HeldMessageRow
 from bot.settings import Settings
 from bot.supervisor import free_port
-from bot.tickets.database import create_ticket_engine, upgrade_schema
 from tests.rasa_addons.trackers import ROOT, run_in_rasa, tracker_database
 
 NOW = datetime.now(UTC)

@@ -23,9 +23,9 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from bot.app import create_app
+from bot.database import create_ticket_engine, upgrade_schema
 from bot.settings import Settings
 from bot.tickets import TicketDraft, TicketService, TicketStatus
-from bot.tickets.database import create_ticket_engine, upgrade_schema
 from bot.tickets.models import OutboxEvent
 from bot.tickets.outbox import BackoffPolicy, DeliveryReport, OutboxDispatcher, run_dispatcher, sign, verify_signature
 from tests.tickets.conftest import Clock

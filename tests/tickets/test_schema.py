@@ -8,9 +8,9 @@ import pytest
 from alembic import command
 from sqlalchemy import inspect
 
+from bot.database import alembic_config, create_ticket_engine, upgrade_schema
 from bot.settings import ROOT, load_settings
 from bot.tickets import open_ticket_service
-from bot.tickets.database import alembic_config, create_ticket_engine, upgrade_schema
 
 TABLES = {
     "tickets",

@@ -50,9 +50,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from bot.background import in_background, run_every
-from bot.ownership import OwnershipStore
+from bot.database import SQLITE_BUSY_TIMEOUT_SECONDS, create_ticket_engine, upgrade_schema
+from bot.handoff.ownership import OwnershipStore
 from bot.redaction import anonymise_event
-from bot.tickets.database import SQLITE_BUSY_TIMEOUT_SECONDS, create_ticket_engine, upgrade_schema
 from bot.tickets.numbering import CHINA_TZ
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class ConversationRetention:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         batch_size: int = _BATCH,
     ) -> None:
-        """`engine`'s schema must be at head (bot.tickets.database.upgrade_schema)."""
+        """`engine`'s schema must be at head (bot.database.upgrade_schema)."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._ownership = OwnershipStore(engine)

@@ -14,9 +14,8 @@ from enum import StrEnum
 from sqlalchemy import Engine, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from bot.database import READ_ONLY, Base, UTCDateTime
 from bot.redaction import Values, redact_citizen_text
-from bot.tickets.database import READ_ONLY
-from bot.tickets.models import Base, UTCDateTime
 
 
 class Owner(StrEnum):
@@ -72,7 +71,7 @@ class Conversation:
 
 class OwnershipStore:
     def __init__(self, engine: Engine):
-        """`engine`'s schema must be at head (bot.tickets.database.upgrade_schema): Alembic owns these tables."""
+        """`engine`'s schema must be at head (bot.database.upgrade_schema): Alembic owns these tables."""
         self.engine = engine
         # Reads take no write lock (SQLite: BEGIN DEFERRED), so a sender waiting to write never blocks a reader.
         self._reader = engine.execution_options(**{READ_ONLY: True})

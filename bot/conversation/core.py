@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.anger import APOLOGY, is_angry
-from bot.callbacks import (
+from bot.conversation.anger import APOLOGY, is_angry
+from bot.conversation.callbacks import (
     ASK_FOR_MESSAGE,
     ASK_FOR_PHONE,
     CANCEL_WORDS,
@@ -37,11 +37,11 @@ from bot.callbacks import (
     CallbackDesk,
     receipt_text,
 )
-from bot.emergency import DEFAULT_PSYCH_LINE, assess, guidance
-from bot.ownership import Awaiting, Owner, OwnershipStore, Priority
-from bot.rasa_client import RasaClient, RasaUnavailable
-from bot.receipts import ReceiptLedger
-from bot.reduced_mode import REQUEST_TAKEN_AS_MESSAGE, ReducedMode, is_request
+from bot.conversation.emergency import DEFAULT_PSYCH_LINE, assess, guidance
+from bot.conversation.rasa_client import RasaClient, RasaUnavailable
+from bot.conversation.receipts import ReceiptLedger
+from bot.conversation.reduced_mode import REQUEST_TAKEN_AS_MESSAGE, ReducedMode, is_request
+from bot.handoff.ownership import Awaiting, Owner, OwnershipStore, Priority
 
 logger = logging.getLogger(__name__)
 

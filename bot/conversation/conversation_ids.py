@@ -22,9 +22,9 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.ownership import ConversationRow, Owner, Priority
+from bot.database import READ_ONLY
+from bot.handoff.ownership import ConversationRow, Owner, Priority
 from bot.settings import MIN_CONVERSATION_KEY_LENGTH
-from bot.tickets.database import READ_ONLY
 
 WEB = "web"
 #: Random bytes in a web id: 192 bits, well above the 128 the contract asks for.
@@ -85,7 +85,7 @@ def load_or_create_key(path: Path) -> str:
 class ConversationRegistry:
     """The ids the gateway issued, as rows of the conversations table (the handoff console lists the same rows).
 
-    `engine`'s schema must be at head (bot.tickets.database.upgrade_schema).
+    `engine`'s schema must be at head (bot.database.upgrade_schema).
     """
 
     def __init__(self, engine: Engine) -> None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-# The gateway's tables share Base.metadata: one database, one schema history (ownership and conversation ids,
-# receipts, the limiter of ticket checks shared with the action server).
-import bot.ownership
+# Every table shares Base.metadata: one database, one schema history. Importing a module registers its tables.
+import bot.auth
+import bot.conversation.receipts
+import bot.handoff.ownership
 import bot.ratelimit
-import bot.receipts  # noqa: F401
+import bot.tickets.models  # noqa: F401
+from bot.database import Base, create_ticket_engine
 from bot.settings import load_settings
-from bot.tickets.database import create_ticket_engine
-from bot.tickets.models import Base
 
 # Any constant works; it only has to be the same in every process that migrates this database.
 _MIGRATION_LOCK_ID = 12320_0001

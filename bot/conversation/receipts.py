@@ -13,9 +13,9 @@ from sqlalchemy import Engine, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.tickets.database import READ_ONLY
+from bot.database import READ_ONLY, Base, UTCDateTime
 from bot.tickets.domain import KIND_LABELS, TicketKind, spoken_date
-from bot.tickets.models import Base, Ticket, UTCDateTime
+from bot.tickets.models import Ticket
 
 #: Older tickets are not announced: a citizen back after days asks about them by number.
 LOOKBACK = timedelta(days=1)

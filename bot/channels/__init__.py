@@ -1,0 +1,1 @@
+"""One adapter per platform; each renders replies and delivers outbound messages (`deliver`)."""

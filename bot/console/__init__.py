@@ -1,0 +1,1 @@
+"""The operator console at /console: routes, Jinja2 templates, vendored static files."""

@@ -1,0 +1,1 @@
+"""Who owns a conversation (bot, queue, operator): the state machine, the queue, timeouts, live events."""

@@ -1,1 +1,0 @@
-"""Alembic migrations for the ticket store; `bot.tickets.database.upgrade_schema` applies them."""
