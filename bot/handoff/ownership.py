@@ -11,53 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import Engine, Integer, String, Text, select, update
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
 
-from bot.database import READ_ONLY, Base, UTCDateTime
+from bot.database import READ_ONLY
+from bot.handoff.models import ConversationRow, HeldMessageRow
+from bot.handoff.workflow import Owner, Priority
 from bot.redaction import Values, redact_citizen_text
-
-
-class Owner(StrEnum):
-    BOT = "bot"
-    QUEUE = "queue"
-    OPERATOR = "operator"
 
 
 class Awaiting(StrEnum):
     """What the gateway itself asked the citizen for, outside Rasa's forms."""
 
     CALLBACK_MESSAGE = "callback_message"  # 留言: the matter and a phone number to call back
-
-
-class Priority(StrEnum):
-    NORMAL = "normal"
-    URGENT = "urgent"  # emergencies jump the queue
-
-
-class ConversationRow(Base):
-    __tablename__ = "conversations"
-
-    sender_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(16), default="web")
-    owner: Mapped[str] = mapped_column(String(16), default=Owner.BOT)
-    handoff_reason: Mapped[str | None] = mapped_column(String(64))
-    priority: Mapped[str] = mapped_column(String(16), default=Priority.NORMAL)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: What the gateway asked the citizen for and waits on (Awaiting); None = nothing.
-    awaiting: Mapped[str | None] = mapped_column(String(32))
-
-
-class HeldMessageRow(Base):
-    """A citizen's message that arrived while a human owns the conversation."""
-
-    __tablename__ = "held_messages"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    sender_id: Mapped[str] = mapped_column(String(128), index=True)
-    text: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,10 @@ from sqlalchemy import Connection
 
 # Every table shares Base.metadata: one database, one schema history. Importing a module registers its tables.
 import bot.auth
+import bot.conversation.ratings
 import bot.conversation.receipts
-import bot.handoff.ownership
+import bot.conversation.transcript
+import bot.handoff.models
 import bot.ratelimit
 import bot.tickets.models  # noqa: F401
 from bot.database import Base, create_ticket_engine
