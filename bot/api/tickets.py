@@ -17,18 +17,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from bot.api.access import Caller, Supervisor
 from bot.api.clients import ClientTag
-from bot.auth import Principal, Role, TokenStore
 from bot.ratelimit import AttemptLimiter, ticket_check_keys
 from bot.tickets.domain import TicketDraft, TicketFilter, TicketKind, TicketStatus, TicketView
 from bot.tickets.service import TicketNotFound, TicketService
 from bot.tickets.workflow import InvalidTransition, status_label
 
 router = APIRouter(prefix="/api")
-_bearer = HTTPBearer(auto_error=False)
 
 CSV_COLUMNS = (
     "number",
@@ -55,25 +53,7 @@ def tickets(request: Request) -> TicketService:
     return service
 
 
-def principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
-    store: TokenStore = request.app.state.tokens
-    found = store.authenticate(credentials.credentials) if credentials else None
-    if found is None:
-        raise HTTPException(401, "a valid API token is required", headers={"WWW-Authenticate": "Bearer"})
-    return found
-
-
-def supervisor(caller: Annotated[Principal, Depends(principal)]) -> Principal:
-    if caller.role != Role.SUPERVISOR:
-        raise HTTPException(403, "this needs a supervisor's token")
-    return caller
-
-
 Service = Annotated[TicketService, Depends(tickets)]
-Caller = Annotated[Principal, Depends(principal)]
-Supervisor = Annotated[Principal, Depends(supervisor)]
 
 
 class Filters(BaseModel):
