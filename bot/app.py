@@ -20,6 +20,7 @@ from bot.auth import TokenStore
 from bot.channels.base import Channels
 from bot.channels.web import WebChannel
 from bot.client_address import parse_trusted_proxies
+from bot.console import pages
 from bot.conversation.callbacks import CallbackDesk
 from bot.conversation.conversation_ids import ConversationRegistry
 from bot.conversation.core import ConversationCore
@@ -70,12 +71,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         handoff = HandoffService(desk, transcript, Channels(WebChannel(hub)), hub, rasa)
         online.append(handoff)
         app.state.hub, app.state.desk, app.state.transcript, app.state.handoff = hub, desk, transcript, handoff
+        # One Answerer for the gateway: reduced mode answers with it, the console suggests replies from it.
+        answerer = _answerer_loader(settings.index)
+        app.state.answerer = answerer
         app.state.core = ConversationCore(
             rasa,
             desk,
             transcript=transcript,
             callbacks=CallbackDesk(ticket_service),
-            reduced_mode=ReducedMode(_answerer_loader(settings.index)),
+            reduced_mode=ReducedMode(answerer),
             sensitive=SensitiveMatters.load(settings.sensitive_categories),
             psych_line=settings.psych_line,
             queue_changed=handoff.queue_changed,
@@ -97,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trusted_proxies = trusted_proxies
     app.include_router(chat.router)
     app.include_router(tickets.router)
+    app.include_router(pages.router)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
