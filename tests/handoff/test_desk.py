@@ -170,7 +170,13 @@ def test_two_operators_taking_at_once_get_one_success_and_one_refusal(database_u
             barrier = threading.Barrier(2)
             outcomes: dict[str, str] = {}
 
-            def take(desk: HandoffDesk, operator: Principal, sender: str = sender) -> None:
+            def take(
+                desk: HandoffDesk,
+                operator: Principal,
+                sender: str = sender,
+                barrier: threading.Barrier = barrier,
+                outcomes: dict[str, str] = outcomes,
+            ) -> None:
                 barrier.wait()
                 try:
                     desk.take(sender, operator)
