@@ -30,7 +30,7 @@ from bot.conversation.transcript import TranscriptStore
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.live import HandoffService
 from bot.handoff.policy import policy_from_settings
-from bot.handoff.pubsub import InProcessHub
+from bot.handoff.pubsub import open_hub
 from bot.handoff.triggers import SensitiveMatters
 from bot.ratelimit import AttemptLimiter, ticket_check_policy
 from bot.settings import Settings, get_settings
@@ -62,7 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tickets = ticket_service
         app.state.tokens = TokenStore(ticket_service.engine)
         # The handoff: one hub for live events, one desk for ownership, the channels that deliver.
-        hub = InProcessHub()
+        hub = open_hub(settings.database_url, settings.hub)
         online: list[HandoffService] = []  # the service counts the consoles; the desk's estimate asks it
         policy = policy_from_settings(settings, lambda: online[0].operators_online() if online else 0)
         desk = HandoffDesk(ticket_service.engine, hub=hub, policy=policy)
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             handoff.sweeping(settings.handoff_sweep_interval_s),
         ):
             yield
+        hub.close()
         await rasa.aclose()
         ticket_service.close()
 

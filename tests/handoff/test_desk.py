@@ -268,3 +268,31 @@ def test_working_hours() -> None:
     with pytest.raises(ValueError, match="HH:MM"):
         WorkingHours.parse("9点到5点")
     assert hours.spoken() == "每天08:00至20:00"
+
+
+# --- live events between gateways -----------------------------------------------------------------------------
+
+
+def test_postgresql_hub_carries_events_between_gateways(database_url: str) -> None:
+    import asyncio
+
+    from bot.handoff.pubsub import QUEUE_TOPIC, PostgresHub, open_hub
+
+    if not database_url.startswith("postgresql"):
+        with pytest.raises(ValueError, match="PostgreSQL"):
+            open_hub(database_url, "postgresql")  # LISTEN/NOTIFY is PostgreSQL's: refused, not silently local
+        return
+
+    first, second = PostgresHub(database_url), PostgresHub(database_url)
+
+    async def exchange() -> tuple[dict[str, object], dict[str, object]]:
+        async with second.subscribe(QUEUE_TOPIC) as remote, first.subscribe(QUEUE_TOPIC) as local:
+            first.publish(QUEUE_TOPIC, {"type": "owner", "conversation_id": "c1", "owner": "operator"})
+            return await asyncio.wait_for(remote.get(), 10), await asyncio.wait_for(local.get(), 10)
+
+    try:
+        remote, local = asyncio.run(exchange())
+    finally:
+        first.close()
+        second.close()
+    assert remote == local == {"type": "owner", "conversation_id": "c1", "owner": "operator"}
