@@ -37,8 +37,14 @@ class Role(StrEnum):
     def at_least(self, other: Role) -> bool:
         return self.rank >= other.rank
 
+    @property
+    def label(self) -> str:
+        """The role's name on the console."""
+        return _LABELS[self]
+
 
 _RANKS = {Role.OPERATOR: 0, Role.SUPERVISOR: 1, Role.ADMIN: 2}
+_LABELS = {Role.OPERATOR: "话务员", Role.SUPERVISOR: "主管", Role.ADMIN: "管理员"}
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,8 @@ class AccountStore:
                 return _view(row)
         except IntegrityError:
             raise AccountError(
-                f"a user {login!r} exists already; logins are never reused", f"登录名 {login} 已存在（登录名不可重复使用）"
+                f"a user {login!r} exists already; logins are never reused",
+                f"登录名 {login} 已存在（登录名不可重复使用）",
             ) from None
 
     def get(self, login: str) -> UserView | None:
@@ -209,4 +210,6 @@ def _locked_user(session: Session, login: str) -> ConsoleUserRow | None:
 
 
 def _view(row: ConsoleUserRow) -> UserView:
-    return UserView(row.login, Role(row.role), row.created_at, row.disabled_at, row.locked_until, row.password_changed_at)
+    return UserView(
+        row.login, Role(row.role), row.created_at, row.disabled_at, row.locked_until, row.password_changed_at
+    )

@@ -73,6 +73,9 @@ class SessionStore:
         self.idle = idle
         self._clock = clock
 
+    def now(self) -> datetime:
+        return self._clock()
+
     def login(self, login: str, password: str, *, client: str | None = None) -> NewSession | None:
         """A new session if `password` is `login`'s and the login is neither disabled nor locked; else None."""
         try:
