@@ -13,10 +13,12 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from bot.auth import Principal, Role, TokenStore
 from bot.console.sessions import ConsoleSession, SessionStore
@@ -31,8 +33,8 @@ _bearer = HTTPBearer(auto_error=False)
 _NO_SESSION = object()
 
 
-def console_session(request: Request) -> ConsoleSession | None:
-    """The live console session of the request's cookie, looked up once per request."""
+def console_session(request: HTTPConnection) -> ConsoleSession | None:
+    """The live console session of the request's (or WebSocket's) cookie, looked up once per request."""
     cached = getattr(request.state, "console_session", _NO_SESSION)
     if cached is not _NO_SESSION:
         return cached  # type: ignore[return-value]
@@ -88,3 +90,19 @@ def at_least(role: Role) -> Callable[[Principal], Principal]:
 Caller = Annotated[Principal, Depends(principal)]
 Supervisor = Annotated[Principal, Depends(at_least(Role.SUPERVISOR))]
 Admin = Annotated[Principal, Depends(at_least(Role.ADMIN))]
+
+
+def websocket_principal(websocket: HTTPConnection) -> Principal | None:
+    """Who opens a WebSocket (blocking: call it in a thread), or None to refuse it: a bearer token, or the
+    session cookie when the page that opens it is from this site. A browser sends the cookie with a
+    handshake from another page too, and a handshake carries no CSRF token: the Origin header is the check."""
+    authorization = websocket.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        store: TokenStore = websocket.app.state.tokens
+        return store.authenticate(token.strip())
+    origin = websocket.headers.get("origin")
+    if origin is None or urlsplit(origin).netloc != websocket.headers.get("host"):
+        return None
+    session = console_session(websocket)
+    return session.principal if session else None
