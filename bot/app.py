@@ -15,11 +15,14 @@ from fastapi.responses import FileResponse
 from sqlalchemy import Engine
 
 from actions.answering import Answerer
-from bot.api import chat, tickets
+from bot.api import chat, tickets, users
 from bot.auth import TokenStore
 from bot.channels.base import Channels
 from bot.channels.web import WebChannel
-from bot.client_address import parse_trusted_proxies
+from bot.client_address import TrustedProxyScheme, parse_trusted_proxies
+from bot.console import routes as console
+from bot.console.accounts import AccountStore
+from bot.console.sessions import SessionStore
 from bot.conversation.callbacks import CallbackDesk
 from bot.conversation.conversation_ids import ConversationRegistry
 from bot.conversation.core import ConversationCore
@@ -70,6 +73,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         handoff = HandoffService(desk, transcript, Channels(WebChannel(hub)), hub, rasa)
         online.append(handoff)
         app.state.hub, app.state.desk, app.state.transcript, app.state.handoff = hub, desk, transcript, handoff
+        app.state.accounts = AccountStore(ticket_service.engine)
+        app.state.sessions = SessionStore(
+            ticket_service.engine,
+            ttl=timedelta(seconds=settings.session_ttl_s),
+            idle=timedelta(seconds=settings.session_idle_s),
+        )
         app.state.core = ConversationCore(
             rasa,
             desk,
@@ -98,6 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trusted_proxies = trusted_proxies
     app.include_router(chat.router)
     app.include_router(tickets.router)
+    app.include_router(users.router)
+    console.install(app)
+    app.add_middleware(TrustedProxyScheme, trusted=trusted_proxies)  # https behind a trusted proxy: Secure cookies
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

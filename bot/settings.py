@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=180, ge=1)
     #: How often the gateway runs the retention purge (the first run is at startup).
     purge_interval_s: float = Field(default=86_400.0, gt=0)
+    #: A console login lasts this long at most (8 hours: a shift), and ends sooner after this long unused.
+    session_ttl_s: float = Field(default=8 * 3600.0, gt=0)
+    session_idle_s: float = Field(default=30 * 60.0, gt=0)
 
     @field_validator("var")
     @classmethod
