@@ -15,12 +15,15 @@ from fastapi.responses import FileResponse
 from sqlalchemy import Engine
 
 from actions.answering import Answerer
-from bot.api import chat, tickets
+from bot.api import chat, tickets, users
 from bot.auth import TokenStore
 from bot.channels.base import Channels
 from bot.channels.web import WebChannel
-from bot.client_address import parse_trusted_proxies
+from bot.client_address import TrustedProxyScheme, parse_trusted_proxies
 from bot.console import pages
+from bot.console import routes as console
+from bot.console.accounts import AccountStore
+from bot.console.sessions import SessionStore
 from bot.conversation.callbacks import CallbackDesk
 from bot.conversation.conversation_ids import ConversationRegistry
 from bot.conversation.core import ConversationCore
@@ -31,7 +34,7 @@ from bot.conversation.transcript import TranscriptStore
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.live import HandoffService
 from bot.handoff.policy import policy_from_settings
-from bot.handoff.pubsub import InProcessHub
+from bot.handoff.pubsub import open_hub
 from bot.handoff.triggers import SensitiveMatters
 from bot.ratelimit import AttemptLimiter, ticket_check_policy
 from bot.settings import Settings, get_settings
@@ -63,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tickets = ticket_service
         app.state.tokens = TokenStore(ticket_service.engine)
         # The handoff: one hub for live events, one desk for ownership, the channels that deliver.
-        hub = InProcessHub()
+        hub = open_hub(settings.database_url, settings.hub)
         online: list[HandoffService] = []  # the service counts the consoles; the desk's estimate asks it
         policy = policy_from_settings(settings, lambda: online[0].operators_online() if online else 0)
         desk = HandoffDesk(ticket_service.engine, hub=hub, policy=policy)
@@ -74,6 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # One Answerer for the gateway: reduced mode answers with it, the console suggests replies from it.
         answerer = _answerer_loader(settings.index)
         app.state.answerer = answerer
+        app.state.accounts = AccountStore(ticket_service.engine)
+        app.state.sessions = SessionStore(
+            ticket_service.engine,
+            ttl=timedelta(seconds=settings.session_ttl_s),
+            idle=timedelta(seconds=settings.session_idle_s),
+        )
         app.state.core = ConversationCore(
             rasa,
             desk,
@@ -93,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             handoff.sweeping(settings.handoff_sweep_interval_s),
         ):
             yield
+        hub.close()
         await rasa.aclose()
         ticket_service.close()
 
@@ -101,7 +111,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trusted_proxies = trusted_proxies
     app.include_router(chat.router)
     app.include_router(tickets.router)
-    app.include_router(pages.router)
+    app.include_router(users.router)
+    console.install(app)
+    app.include_router(pages.router)  # the queue, conversations, tickets, the supervisor's page
+    app.add_middleware(TrustedProxyScheme, trusted=trusted_proxies)  # https behind a trusted proxy: Secure cookies
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
