@@ -4,10 +4,10 @@ The operator reads the conversation masked, so the form never carries the citize
 last phone number the citizen wrote in the conversation, read on the server, unless the operator types
 another. The description is the citizen's own turns, numbers blanked, for the operator to edit.
 
-Filing goes through TicketService.create like every other ticket; the idempotency key is the facts filed
-(bot.tickets.domain.idempotency_key), so a form sent twice files one ticket. Once filed, the ticket holds the
-citizen's contact: the conversation keeps placeholders instead (bot/redaction.py's rule, as for a ticket
-filed in chat).
+Filing goes through TicketService.create like every other ticket; the idempotency key is the conversation and
+the facts filed (bot.tickets.domain.idempotency_key), so a form sent twice files one ticket. Once filed, the
+ticket holds the citizen's contact: the conversation keeps placeholders instead (bot/redaction.py's rule, as for
+a ticket filed in chat).
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def ticket_channel(channel: str) -> str:
     return _TICKET_CHANNEL.get(channel, "web")
 
 
-def draft(conversation: Conversation, turns: Sequence[Turn], form: TicketForm) -> TicketDraft:
-    """The ticket to file; ValueError (in Chinese, never quoting a number) if the form cannot be filed."""
+def _facts(form: TicketForm) -> dict[str, str]:
+    """The form's facts, tidied; ValueError (in Chinese) for a form that cannot be filed."""
     try:
         kind = TicketKind(form.kind)
     except ValueError:
@@ -117,21 +117,33 @@ def draft(conversation: Conversation, turns: Sequence[Turn], form: TicketForm) -
         raise ValueError("请填写事情经过")
     if len(description) > _DESCRIPTION_MAX:
         raise ValueError(f"事情经过不能超过{_DESCRIPTION_MAX}字")
-    phone = form.phone.strip() or conversation_phone(turns)
-    if not phone:
-        raise ValueError(NO_PHONE)
-    facts = {
+    return {
+        "kind": kind,
         "description": description,
         "location": form.location.strip(),
         "occurred_at": form.occurred_at.strip(),
         "subject": form.subject.strip(),
         "name": form.name.strip(),
-        "phone": phone,
     }
-    key = idempotency_key(conversation.sender_id, kind, facts)
+
+
+def ticket_key(conversation: Conversation, form: TicketForm) -> str:
+    """The idempotency key: this conversation and the facts filed. Not the phone: once filed, the conversation
+    no longer holds it, and the same form sent again must still find its ticket."""
+    facts = _facts(form)
+    kind = facts.pop("kind")
+    return "console:" + idempotency_key(conversation.sender_id, kind, facts)
+
+
+def draft(conversation: Conversation, turns: Sequence[Turn], form: TicketForm) -> TicketDraft:
+    """The ticket to file; ValueError (in Chinese, never quoting a number) if the form cannot be filed."""
+    facts = _facts(form)
+    phone = form.phone.strip() or conversation_phone(turns)
+    if not phone:
+        raise ValueError(NO_PHONE)
     return TicketDraft(
-        kind=kind,
-        description=description,
+        kind=TicketKind(facts["kind"]),
+        description=facts["description"],
         location=facts["location"],
         occurred_at=facts["occurred_at"],
         subject=facts["subject"],
@@ -140,7 +152,7 @@ def draft(conversation: Conversation, turns: Sequence[Turn], form: TicketForm) -
         consent_to_contact=form.consent_to_contact,
         channel=ticket_channel(conversation.channel),
         sender_id=conversation.sender_id,
-        idempotency_key=f"console:{key}",
+        idempotency_key=ticket_key(conversation, form),
     )
 
 

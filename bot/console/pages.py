@@ -45,7 +45,7 @@ from bot.handoff.desk import Conversation, HandoffDesk, NotYours, TakenByAnother
 from bot.handoff.live import HandoffService, NotHeld
 from bot.handoff.workflow import InvalidMove, Owner, Priority
 from bot.redaction import redact_numbers
-from bot.tickets.domain import KIND_LABELS, TicketFilter, TicketKind, TicketStatus, TicketView
+from bot.tickets.domain import KIND_LABELS, TicketFilter, TicketKind, TicketReceipt, TicketStatus, TicketView
 from bot.tickets.routing import CALLBACK_DESK, load_routing_table
 from bot.tickets.service import TicketNotFound, TicketService
 from bot.tickets.workflow import ANSWERED, FINISHED, STATUS_LABELS, InvalidTransition, allowed_moves, status_label
@@ -335,14 +335,14 @@ async def ticket_from_conversation(
         kind, description, location, occurred_at, subject, name, phone, consent_to_contact
     )
     try:
-        receipt, conversation = await run_in_threadpool(_file_ticket, request, conversation_id, form)
+        receipt, conversation, untold = await run_in_threadpool(_file_ticket, request, conversation_id, form)
     except UnknownConversation:
         return _error_page(request, 404, UNKNOWN_CONVERSATION)
     except ValueError as error:
         return await run_in_threadpool(
             _conversation_page, request, conversation_id, user, status_code=422, ticket_error=str(error), form=form
         )
-    if conversation.owner is Owner.OPERATOR and conversation.operator == user.name:
+    if untold and conversation.owner is Owner.OPERATOR and conversation.operator == user.name:
         try:
             await _act(_handoff(request).reply(conversation_id, user, conversation_ticket.receipt_notice(receipt)))
             await run_in_threadpool(ReceiptLedger(_tickets(request).engine).told, conversation_id, receipt.number)
@@ -353,16 +353,22 @@ async def ticket_from_conversation(
 
 def _file_ticket(
     request: Request, conversation_id: str, form: conversation_ticket.TicketForm
-) -> tuple[Any, Conversation]:
+) -> tuple[TicketReceipt, Conversation, bool]:
+    """The receipt, the conversation, and whether the citizen is still to be told (a new ticket, or the matter
+    added to their earlier one; not a form sent again)."""
     conversation = _desk(request).find(conversation_id)
+    service = _tickets(request)
+    earlier = service.receipt_for(conversation_ticket.ticket_key(conversation, form))
+    if earlier is not None:
+        return earlier, conversation, False
     turns = _transcript(request).turns(conversation_id)
     draft = conversation_ticket.draft(conversation, turns, form)
-    receipt = _tickets(request).create(draft)
+    receipt = service.create(draft)
     # The ticket holds the contact now; the conversation keeps placeholders (as for a ticket filed in chat).
     values = conversation_ticket.filed_values(draft)
     _transcript(request).redact(conversation_id, values)
     _desk(request).redact_held(conversation_id, values)
-    return receipt, conversation
+    return receipt, conversation, receipt.created or receipt.linked
 
 
 # -- tickets ----------------------------------------------------------------------------------------------------

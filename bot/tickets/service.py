@@ -268,6 +268,11 @@ class TicketService:
         score, best = max(((jaccard(mine, bigrams(row.description)), row.id) for row in rows), default=(0.0, None))
         return best if score >= threshold else None
 
+    def receipt_for(self, idempotency_key: str) -> TicketReceipt | None:
+        """The receipt of the ticket filed under `idempotency_key`, if any (created=False): a form sent again
+        learns its ticket without the facts the first filing took out of the conversation (its phone number)."""
+        return self._existing_receipt(idempotency_key)
+
     def _existing_receipt(self, idempotency_key: str) -> TicketReceipt | None:
         with self._read_sessions() as session:
             ticket = session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
