@@ -5,7 +5,8 @@ up`: the trained Rasa model, the action server, the gateway).
 1. The citizen asks for a person; the conversation appears in the operator's queue live (no reload).
 2. The operator takes it; the citizen's next message reaches the operator and not Rasa (the tracker gets no new
    user event).
-3. The operator replies; the citizen sees it live. The operator files a ticket from the conversation.
+3. The operator replies with a suggested passage (one click inserts it with its source); the citizen sees it
+   live. The operator files a ticket from the conversation, pre-filled; the citizen is told its number.
 4. The operator hands back; the bot answers the next message, a knowledge question, with its citation.
 5. The citizen asks for a person again; the operator takes it and closes it with a note; the citizen rates the
    conversation with one tap.
@@ -41,8 +42,7 @@ pytestmark = pytest.mark.screenshots
 
 TURN_S = 60_000  # a turn through Rasa on a busy machine
 LIVE_S = 10_000  # a live update: well under the pages' own polling (15 s for the queue, 20 s for a transcript)
-QUESTION_FOR_A_PERSON = "我的医保卡丢了，怎么补办？"
-OPERATOR_REPLY = "您好，医保卡丢失请先挂失，再携带身份证到社保经办窗口补办，一般当场可以领取临时卡。"
+QUESTION_FOR_A_PERSON = "孩子的出生医学证明丢了，要怎么补办？"
 KNOWLEDGE_QUESTION = "被狗咬了怎么处理"
 #: Others waiting, so that the queue's screenshot shows an urgent one first and the order after it.
 OTHERS = [
@@ -123,7 +123,7 @@ def test_a_citizen_and_an_operator_from_the_queue_to_the_rating(
         operator.wait_for_url(url + "/console/queue")
         operator.locator(".live-status.up").wait_for(timeout=LIVE_S)
         operator.evaluate("window.notReloaded = true")
-        assert operator.locator("#online").inner_text().count(login) == 1
+        operator.locator("#online", has_text=login).wait_for(timeout=LIVE_S)  # online while its socket is open
 
         # 1. The citizen asks for a person: the queue shows it live.
         citizen = citizen_context.new_page()
@@ -151,22 +151,28 @@ def test_a_citizen_and_an_operator_from_the_queue_to_the_rating(
         operator.evaluate("window.notReloaded = true")
         citizen.fill("#text", QUESTION_FOR_A_PERSON)
         citizen.press("#text", "Enter")
-        operator.locator("#transcript .turn.citizen", has_text="医保卡丢了").wait_for(timeout=LIVE_S)
+        operator.locator("#transcript .turn.citizen", has_text="出生医学证明丢了").wait_for(timeout=LIVE_S)
         assert operator.evaluate("window.notReloaded === true")
         assert user_events(tracker_db, conversation_id) == told_rasa, "Rasa must not hear a message for a person"
 
-        # 3. The operator replies (a suggestion is offered for the citizen's question); the citizen sees it live.
-        operator.locator("#suggestions .suggestion, #suggestions .hint").first.wait_for(timeout=TURN_S)
-        operator.fill("#reply-text", OPERATOR_REPLY)
+        # 3. The operator replies with a suggested passage, one click from the knowledge search on the citizen's
+        # question; the citizen sees it live.
+        suggestion = operator.locator("#suggestions .suggestion").first
+        suggestion.wait_for(timeout=TURN_S)
+        title = suggestion.locator(".source").inner_text().split("》")[0] + "》"
+        suggestion.get_by_role("button", name="插入回复").click()
+        reply = operator.locator("#reply-text").input_value()
+        assert f"来源：{title}" in reply
         operator.get_by_role("button", name="发送").click()
-        citizen.locator(".msg.agent", has_text="社保经办窗口补办").wait_for(timeout=LIVE_S)
-        operator.locator("#transcript .turn.operator", has_text="社保经办窗口补办").wait_for(timeout=LIVE_S)
+        citizen.locator(".msg.agent", has_text=f"来源：{title}").wait_for(timeout=LIVE_S)
+        operator.locator("#transcript .turn.operator", has_text=title).wait_for(timeout=LIVE_S)
         assert operator.locator("#reply-text").input_value() == ""
         save_screenshot(operator, "conversation.png", shots)
 
         # The operator files a ticket from the conversation, pre-filled; the citizen is told its number.
         form = operator.locator("#ticket-form")
-        assert "医保卡丢了" in form.locator("textarea[name=description]").input_value()
+        assert "出生医学证明丢了" in form.locator("textarea[name=description]").input_value()
+        form.locator("select[name=kind]").select_option("callback")
         form.locator("input[name=phone]").fill(f"138{uuid.uuid4().int % 10**8:08d}")
         form.get_by_role("button", name="生成工单").click()
         filed = operator.locator("#filed")
@@ -195,7 +201,7 @@ def test_a_citizen_and_an_operator_from_the_queue_to_the_rating(
         take.wait_for(timeout=TURN_S)  # the page shows it waiting again, live
         take.click()
         operator.wait_for_url(url + f"/console/conversations/{conversation_id}")
-        operator.locator("#close-form input[name=note]").fill("已告知医保卡挂失补办流程，并登记工单")
+        operator.locator("#close-form input[name=note]").fill("已告知出生医学证明补办流程，并登记回电工单")
         operator.get_by_role("button", name="结束会话").click()
         operator.locator("#conversation-state .owner", has_text="已结束").wait_for(timeout=LIVE_S)
         citizen.locator(".rating").wait_for(timeout=LIVE_S)
