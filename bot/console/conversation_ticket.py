@@ -21,8 +21,9 @@ from bot.redaction import Values, personal_values_from_slots, redact_numbers
 from bot.tickets.domain import KIND_LABELS, TicketDraft, TicketKind, TicketReceipt, idempotency_key, spoken_date
 from bot.tickets.privacy import find_phone, mask_phone
 
-#: Citizen turns that say nothing about the matter: a greeting, a yes, asking for a person.
-_NOT_THE_MATTER = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "request_human"})
+#: Citizen turns that say nothing about the matter: a greeting, a yes, asking for a person, asking for a ticket's
+#: status, and the questions the bot answered from the knowledge base (ask_*).
+_NOT_THE_MATTER = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "request_human", "query_ticket"})
 #: Conversation channels → ticket channels (a phone call is "voice" in the conversation, "phone" on a ticket).
 _TICKET_CHANNEL = {"web": "web", "sms": "sms", "wechat": "wechat", "voice": "phone"}
 _DESCRIPTION_MAX = 8000
@@ -69,7 +70,8 @@ def kind_of(turns: Sequence[Turn]) -> TicketKind:
 
 
 def matter_turns(turns: Sequence[Turn]) -> list[Turn]:
-    """The citizen's turns that tell the matter: not button payloads, not greetings or asking for a person."""
+    """The citizen's turns that tell the matter: not button payloads, small talk, asking for a person, or the
+    knowledge questions the bot answered."""
     return [
         turn
         for turn in turns
@@ -77,6 +79,7 @@ def matter_turns(turns: Sequence[Turn]) -> list[Turn]:
         and turn.text.strip()
         and not turn.text.startswith("/")
         and turn.intent not in _NOT_THE_MATTER
+        and not (turn.intent or "").startswith("ask_")
     ]
 
 
