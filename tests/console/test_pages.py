@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.auth import Principal, Role
 from bot.conversation.ratings import RatingStore
+from bot.conversation.receipts import ReceiptLedger
 from bot.conversation.transcript import Speaker, TranscriptStore
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.workflow import Owner, Priority
@@ -324,6 +325,7 @@ def test_a_ticket_filed_from_a_conversation_is_prefilled_and_filed_once(gateway:
     # The citizen was told the number, once; the conversation keeps placeholders for what the ticket holds.
     said = turns(gateway, sender, Speaker.OPERATOR)
     assert len(said) == 1 and number in said[0]
+    assert ReceiptLedger(gateway.engine).untold(sender) == []  # the bot will not announce it again
     citizen = turns(gateway, sender, Speaker.CITIZEN)
     assert citizen[-1] == "我叫[姓名]，电话[电话]" and all(PHONE not in text for text in citizen)
 
@@ -347,6 +349,7 @@ def test_a_conversation_without_a_phone_asks_the_operator_for_one(gateway: Gatew
     assert tickets(gateway).count() == 1
     # Not held by this operator (it waits in the queue): nobody was told; the bot tells it on the next turn.
     assert turns(gateway, sender, Speaker.OPERATOR) == []
+    assert [ticket.kind for ticket in ReceiptLedger(gateway.engine).untold(sender)] == [TicketKind.REPORT]
 
 
 # --- tickets --------------------------------------------------------------------------------------------------
