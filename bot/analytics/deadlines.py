@@ -48,7 +48,6 @@ def _query(period: Period) -> Select[Any]:
         .outerjoin(answered, answered.c.ticket_number == Ticket.number)
         .where(Ticket.due_date >= period.since, Ticket.due_date < period.until)
         .group_by(Ticket.department)
-        .order_by(Ticket.department)
     )
 
 
@@ -58,7 +57,9 @@ def _with_share(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _present(rows: Sequence[Row[Any]], _period: Period, _context: Context) -> list[dict[str, Any]]:
-    out = [_with_share({"department": row.department, **{k: getattr(row, k) for k in _COUNTS}}) for row in rows]
+    # Sorted here, not in SQL: PostgreSQL would order Chinese names by the database's collation.
+    ordered = sorted(rows, key=lambda row: row.department)
+    out = [_with_share({"department": row.department, **{k: getattr(row, k) for k in _COUNTS}}) for row in ordered]
     out.append(_with_share({"department": TOTAL, **{k: sum(r[k] for r in out) for k in _COUNTS}}))
     return out
 

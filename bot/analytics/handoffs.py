@@ -84,7 +84,6 @@ def _rate_query(period: Period) -> Select[Any]:
         .outerjoin(ConversationRow, ConversationRow.sender_id == talked.c.sender_id)
         .outerjoin(handed, handed.c.sender_id == talked.c.sender_id)
         .group_by(ConversationRow.channel)
-        .order_by(ConversationRow.channel)
     )
 
 
@@ -96,7 +95,7 @@ def _present_rate(rows: Sequence[Row[Any]], _period: Period, _context: Context) 
     out = [
         {"channel": CHANNEL_LABELS.get(row.channel, row.channel or "未知"), "conversations": row.conversations,
          "handed_off": row.handed_off, "rate": _share(row.handed_off, row.conversations)}
-        for row in rows
+        for row in sorted(rows, key=lambda row: (row.channel is None, row.channel or ""))
     ]  # fmt: skip
     conversations, handed_off = sum(r["conversations"] for r in out), sum(r["handed_off"] for r in out)
     out.append(
@@ -132,16 +131,16 @@ def _reasons_query(period: Period) -> Select[Any]:
         select(HandoffEventRow.reason, handoffs.label("handoffs"))
         .where(HandoffEventRow.move == Move.HANDOFF, _in(period, HandoffEventRow.at))
         .group_by(HandoffEventRow.reason)
-        .order_by(handoffs.desc(), HandoffEventRow.reason)
     )
 
 
 def _present_reasons(rows: Sequence[Row[Any]], _period: Period, _context: Context) -> list[dict[str, Any]]:
     total = sum(row.handoffs for row in rows)
+    ordered = sorted(rows, key=lambda row: (-row.handoffs, row.reason is None, row.reason or ""))
     return [
         {"reason": reason_label(row.reason), "code": row.reason or "", "handoffs": row.handoffs,
          "share": _share(row.handoffs, total)}
-        for row in rows
+        for row in ordered
     ]  # fmt: skip
 
 

@@ -29,7 +29,6 @@ def _conversation_query(period: Period) -> Select[Any]:
                func.sum(RatingRow.score).label("total"), *_distribution(RatingRow.score))
         .where(RatingRow.at >= period.start, RatingRow.at < period.end)
         .group_by(RatingRow.operator)
-        .order_by(RatingRow.operator)
     )  # fmt: skip
 
 
@@ -40,7 +39,6 @@ def _ticket_query(period: Period) -> Select[Any]:
         .join(AuditEntry, and_(AuditEntry.ticket_number == Ticket.number, AuditEntry.action == RATED))
         .where(Ticket.satisfaction.is_not(None), AuditEntry.at >= period.start, AuditEntry.at < period.end)
         .group_by(Ticket.department)
-        .order_by(Ticket.department)
     )  # fmt: skip
 
 
@@ -57,9 +55,11 @@ def _row(group: str, ratings: int, total: int, counts: Sequence[int]) -> dict[st
 
 def _present(unnamed: str) -> Any:
     def present(rows: Sequence[Row[Any]], _period: Period, _context: Context) -> list[dict[str, Any]]:
+        # Sorted here, not in SQL: the databases order NULL and Chinese text differently. The unnamed group last.
+        ordered = sorted(rows, key=lambda row: (row.group is None, row.group or ""))
         out = [
             _row(row.group or unnamed, row.ratings, row.total or 0, [getattr(row, f"s{n}") for n in SCORES])
-            for row in rows
+            for row in ordered
         ]
         ratings, total = sum(row.ratings for row in rows), sum(row.total or 0 for row in rows)
         out.append(_row(TOTAL, ratings, total, [sum(r[f"s{n}"] for r in out) for n in SCORES]))

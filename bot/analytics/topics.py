@@ -41,7 +41,6 @@ def _by_bucket(bucket: type[local_day] | type[local_week]) -> Any:
             select(when.label("bucket"), Ticket.domain, Ticket.kind, func.count(Ticket.id).label("tickets"))
             .where(Ticket.created_at >= period.start, Ticket.created_at < period.end)
             .group_by(when, Ticket.domain, Ticket.kind)
-            .order_by(when, Ticket.domain, Ticket.kind)
         )
 
     return query
@@ -49,10 +48,11 @@ def _by_bucket(bucket: type[local_day] | type[local_week]) -> Any:
 
 def _present_buckets(key: str) -> Any:
     def present(rows: Sequence[Row[Any]], _period: Period, _context: Context) -> list[dict[str, Any]]:
+        ordered = sorted(rows, key=lambda row: (_iso(row.bucket), row.domain is None, row.domain or "", row.kind))
         return [
             {key: _iso(row.bucket), "domain": domain_label(row.domain), "kind": kind_label(row.kind),
              "tickets": row.tickets}
-            for row in rows
+            for row in ordered
         ]  # fmt: skip
 
     return present
@@ -106,7 +106,7 @@ def _hotspots_query(period: Period) -> Select[Any]:
         .where(Ticket.created_at < period.end)
         .group_by(Hotspot.id, Hotspot.domain, Hotspot.title)
         .having(in_period > 0)
-        .order_by(in_period.desc(), func.count(Ticket.id).desc(), Hotspot.id)
+        .order_by(in_period.desc(), func.count(Ticket.id).desc(), Hotspot.id)  # numbers only: no collation
     )
 
 
