@@ -50,6 +50,12 @@ class Period:
         today = business_day(now or datetime.now(CHINA_TZ))
         return cls(since, until or today + timedelta(days=1), today)
 
+    @classmethod
+    def recent(cls, days: int, *, now: datetime | None = None) -> Period:
+        """The last `days` days, today included."""
+        today = business_day(now or datetime.now(CHINA_TZ))
+        return cls(today - timedelta(days=days - 1), today + timedelta(days=1), today)
+
     @property
     def start(self) -> datetime:
         """The first moment of the period (aware)."""
