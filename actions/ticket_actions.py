@@ -22,7 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from actions.replies import HUMAN_BUTTON, REQUESTED_DOCUMENT, channel_of, latest_user_text, user_metadata, utter
 from bot.conversation.emergency import is_emergency
-from bot.handoff.ownership import OwnershipStore
+from bot.conversation.transcript import TranscriptStore
+from bot.handoff.desk import HandoffDesk
 from bot.ratelimit import AttemptLimiter, ticket_check_keys, ticket_check_policy
 from bot.redaction import PERSONAL_SLOTS, personal_values, personal_values_from_slots
 from bot.settings import get_settings
@@ -315,11 +316,14 @@ class ActionSubmitTicket(Action):
 
 
 def redact_held_messages(tracker: Tracker) -> None:
-    """The ticket store now holds what the form took down: the messages held for a human keep placeholders."""
+    """The ticket store now holds what the form took down: the messages held for a human and the transcript
+    keep placeholders."""
     values = personal_values(tracker.events)  # a cancelled attempt's answers too
     values.update(personal_values_from_slots({slot: tracker.get_slot(slot) for slot in PERSONAL_SLOTS}))
     try:
-        OwnershipStore(ticket_service().engine).redact_held(tracker.sender_id, values)
+        engine = ticket_service().engine
+        HandoffDesk(engine).redact_held(tracker.sender_id, values)
+        TranscriptStore(engine).redact(tracker.sender_id, values)
     except SQLAlchemyError as error:
         # The ticket is filed and the citizen gets its number; the retention purge clears the text later.
         logger.error("held messages not redacted after a filing (%s)", type(error).__name__)

@@ -15,16 +15,26 @@ from fastapi.responses import FileResponse
 from sqlalchemy import Engine
 
 from actions.answering import Answerer
-from bot.api import chat, tickets
+from bot.api import chat, tickets, users
 from bot.auth import TokenStore
-from bot.client_address import parse_trusted_proxies
+from bot.channels.base import Channels
+from bot.channels.web import WebChannel
+from bot.client_address import TrustedProxyScheme, parse_trusted_proxies
+from bot.console import routes as console
+from bot.console.accounts import AccountStore
+from bot.console.sessions import SessionStore
 from bot.conversation.callbacks import CallbackDesk
 from bot.conversation.conversation_ids import ConversationRegistry
 from bot.conversation.core import ConversationCore
 from bot.conversation.rasa_client import RasaClient
 from bot.conversation.reduced_mode import ReducedMode
 from bot.conversation.retention import ConversationRetention, purging
-from bot.handoff.ownership import OwnershipStore
+from bot.conversation.transcript import TranscriptStore
+from bot.handoff.desk import HandoffDesk
+from bot.handoff.live import HandoffService
+from bot.handoff.policy import policy_from_settings
+from bot.handoff.pubsub import open_hub
+from bot.handoff.triggers import SensitiveMatters
 from bot.ratelimit import AttemptLimiter, ticket_check_policy
 from bot.settings import Settings, get_settings
 from bot.supervisor import free_port, wait_for_http
@@ -54,18 +64,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rasa = rasa
         app.state.tickets = ticket_service
         app.state.tokens = TokenStore(ticket_service.engine)
+        # The handoff: one hub for live events, one desk for ownership, the channels that deliver.
+        hub = open_hub(settings.database_url, settings.hub)
+        online: list[HandoffService] = []  # the service counts the consoles; the desk's estimate asks it
+        policy = policy_from_settings(settings, lambda: online[0].operators_online() if online else 0)
+        desk = HandoffDesk(ticket_service.engine, hub=hub, policy=policy)
+        transcript = TranscriptStore(ticket_service.engine, hub)
+        handoff = HandoffService(desk, transcript, Channels(WebChannel(hub)), hub, rasa)
+        online.append(handoff)
+        app.state.hub, app.state.desk, app.state.transcript, app.state.handoff = hub, desk, transcript, handoff
+        app.state.accounts = AccountStore(ticket_service.engine)
+        app.state.sessions = SessionStore(
+            ticket_service.engine,
+            ttl=timedelta(seconds=settings.session_ttl_s),
+            idle=timedelta(seconds=settings.session_idle_s),
+        )
         app.state.core = ConversationCore(
             rasa,
-            OwnershipStore(ticket_service.engine),
+            desk,
+            transcript=transcript,
             callbacks=CallbackDesk(ticket_service),
             reduced_mode=ReducedMode(_answerer_loader(settings.index)),
+            sensitive=SensitiveMatters.load(settings.sensitive_categories),
             psych_line=settings.psych_line,
+            queue_changed=handoff.queue_changed,
         )
         app.state.conversations = ConversationRegistry(ticket_service.engine)
         # Shared with the action server's status query through the database: one count per client.
         app.state.citizen_checks = AttemptLimiter(ticket_service.engine, ticket_check_policy(settings))
-        async with _webhooks(settings, ticket_service.engine), _retention(settings, ticket_service.engine):
+        async with (
+            _webhooks(settings, ticket_service.engine),
+            _retention(settings, ticket_service.engine),
+            handoff.sweeping(settings.handoff_sweep_interval_s),
+        ):
             yield
+        hub.close()
         await rasa.aclose()
         ticket_service.close()
 
@@ -74,6 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trusted_proxies = trusted_proxies
     app.include_router(chat.router)
     app.include_router(tickets.router)
+    app.include_router(users.router)
+    console.install(app)
+    app.add_middleware(TrustedProxyScheme, trusted=trusted_proxies)  # https behind a trusted proxy: Secure cookies
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,21 @@ class Settings(BaseSettings):
     deadline_days: dict[str, int] = Field(default_factory=dict)
     #: More yearly holiday calendars, beside the shipped ones.
     holiday_calendars: list[Path] = Field(default_factory=list)
+    #: When people answer the queue, in the office's time: "08:00-20:00"; "00:00-24:00" is around the clock.
+    #: Outside them a citizen asking for a person is offered to leave a message (bot/handoff/policy.py).
+    handoff_hours: str = Field(default="00:00-24:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    #: An expected wait above this offers to leave a message instead.
+    handoff_max_wait_s: int = Field(default=600, ge=0)
+    #: An operator who owes a reply this long loses the conversation back to the queue, at its old place.
+    operator_reply_timeout_s: int = Field(default=180, ge=10)
+    #: A citizen silent this long, once the operator has answered, ends the conversation.
+    citizen_silence_s: int = Field(default=900, ge=10)
+    #: How often the gateway applies those timeouts.
+    handoff_sweep_interval_s: float = Field(default=10.0, gt=0)
+    #: Live events between gateways: "process" (one gateway) or "postgresql" (LISTEN/NOTIFY, several gateways).
+    hub: Literal["process", "postgresql"] = "process"
+    #: 敏感事项 that go to a person at once (bot/handoff/sensitive.yml's shape); the shipped file by default.
+    sensitive_categories: Path | None = None
     #: The external ticketing system's webhook; unset, no webhooks are sent (they wait in the outbox).
     webhook_url: str | None = None
     #: The HMAC key the receiver verifies X-Hotline-Signature with. Required with webhook_url.
@@ -84,6 +100,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=180, ge=1)
     #: How often the gateway runs the retention purge (the first run is at startup).
     purge_interval_s: float = Field(default=86_400.0, gt=0)
+    #: A console login lasts this long at most (8 hours: a shift), and ends sooner after this long unused.
+    session_ttl_s: float = Field(default=8 * 3600.0, gt=0)
+    session_idle_s: float = Field(default=30 * 60.0, gt=0)
 
     @field_validator("var")
     @classmethod
@@ -114,6 +133,14 @@ class Settings(BaseSettings):
         self.database_url = prefixed or plain or f"sqlite:///{self.var / 'hotline.db'}"
         self.tracker_database_url = self.tracker_database_url or f"sqlite:///{self.var / 'rasa-trackers.db'}"
         return self
+
+    @field_validator("handoff_hours")
+    @classmethod
+    def _hours(cls, spec: str) -> str:
+        from bot.handoff.policy import WorkingHours
+
+        WorkingHours.parse(spec)
+        return spec
 
     @property
     def rasa_urls(self) -> list[str]:

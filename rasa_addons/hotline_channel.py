@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
-from rasa.shared.core.events import SlotSet, UserUttered
+from rasa.shared.core.events import BotUttered, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -62,5 +62,28 @@ class HotlineInput(InputChannel):
                     "active_loop": tracker.active_loop_name,
                 }
             )
+
+        @webhook.route("/history", methods=["POST"])
+        async def history(request: Request) -> HTTPResponse:
+            """What was said while a person owned the conversation, appended when it is handed back: the
+            operator's turns as bot utterances marked with who said them, so the transcript stays whole and the
+            next message is understood in context. The handoff slots are reset: the bot owns it again."""
+            body = request.json or {}
+            sender_id, turns = body.get("sender"), body.get("turns")
+            valid = isinstance(turns, list) and all(
+                isinstance(t, dict) and isinstance(t.get("text"), str) for t in turns
+            )
+            if not isinstance(sender_id, str) or not sender_id or not valid:
+                return response.json({"error": "'sender' must be a string and 'turns' a list of {text}"}, status=400)
+            agent = request.app.ctx.agent
+            async with agent.lock_store.lock(sender_id):
+                tracker = await agent.tracker_store.get_or_create_tracker(sender_id)
+                for turn in turns:
+                    metadata = {"speaker": "operator", "operator": str(turn.get("operator") or "")}
+                    tracker.update(BotUttered(turn["text"], metadata=metadata))
+                for slot in ("handoff", "handoff_reason"):
+                    tracker.update(SlotSet(slot, None if slot == "handoff_reason" else False))
+                await agent.tracker_store.save(tracker)
+            return response.json({"appended": len(turns)})
 
         return webhook

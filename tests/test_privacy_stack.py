@@ -8,7 +8,8 @@ import json
 import sqlite3
 import uuid
 
-from bot.handoff.ownership import OwnershipStore
+from bot.auth import Principal, Role
+from bot.handoff.desk import HandoffDesk
 from bot.tickets import TicketService, open_ticket_service
 from tests.chat_client import Citizen
 
@@ -36,7 +37,7 @@ def test_a_filed_complaint_leaves_no_personal_data_in_the_conversation(hotline_s
 
 
 def check_filing(url: str, tracker_db: str, tickets: TicketService) -> None:
-    ownership = OwnershipStore(tickets.engine)
+    ownership = HandoffDesk(tickets.engine)
     citizen = Citizen(url)
 
     # Told to a human first: held for the operator, who hands the conversation back to the bot.
@@ -45,7 +46,9 @@ def check_filing(url: str, tracker_db: str, tickets: TicketService) -> None:
     assert conversation_id
     citizen.say(f"我叫{NAME}，电话{PHONE}，身份证{ID_NUMBER}")
     assert ownership.held_messages(conversation_id) == [f"我叫{NAME}，电话{PHONE}，身份证{ID_NUMBER}"]
-    ownership.release_to_bot(conversation_id)
+    operator = Principal("privacy-test", Role.OPERATOR)
+    ownership.take(conversation_id, operator)
+    ownership.handback(conversation_id, operator)
 
     for text in ["我要投诉", STORY, LOCATION, "上周五上午", "挂号处工作人员", NAME, SPOKEN_PHONE, "同意"]:
         turn = citizen.say(text)

@@ -23,7 +23,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.database import READ_ONLY
-from bot.handoff.ownership import ConversationRow, Owner, Priority
+from bot.handoff.models import ConversationRow
+from bot.handoff.workflow import Owner, Priority
 from bot.settings import MIN_CONVERSATION_KEY_LENGTH
 
 WEB = "web"

@@ -3,13 +3,19 @@
 Order matters and is the point of this module:
 1. emergency — 120/110/119 guidance first, in every state, before the database or Rasa is touched;
    then the conversation is flagged urgent (and queued, if the bot had it);
-2. ownership — while a human owns the conversation, the bot stays silent and the message is held;
-3. what the gateway itself waits on (a message left for a call back), and ticket numbers a failed turn
+2. ownership (bot/handoff/desk.py) — while the queue or an operator owns the conversation, the bot stays
+   silent: the message is held for the person (the citizen waiting is told their place);
+3. a sensitive matter (bot/handoff/sensitive.yml) goes to a person at once;
+4. what the gateway itself waits on (a message left for a call back), and ticket numbers a failed turn
    never delivered;
-4. Rasa — intent, dialogue and actions; if Rasa cannot be reached, reduced mode answers from retrieval;
+5. Rasa — intent, dialogue and actions; if Rasa cannot be reached, reduced mode answers from retrieval;
    a turn that came back empty is said out loud, never shown as silence;
-5. anger — an apology and a way out (a human or a complaint) on top of whatever Rasa said;
-6. handoff — if the turn asked for a human, the queue takes the conversation.
+6. anger — an apology and a way out (a human or a complaint) on top of whatever Rasa said; accepting the
+   offer hands off with the reason "angry";
+7. handoff — if the turn asked for a human, the queue takes the conversation, within working hours and an
+   acceptable wait; otherwise the citizen is offered to leave a message for a call back.
+
+Every turn, the citizen's and each reply, is written to the transcript (bot/conversation/transcript.py).
 
 The stores are synchronous SQLAlchemy: every call runs in a worker thread, so one sender waiting on a
 database lock never stalls another sender's turn. A store that fails is reported to the citizen in
@@ -20,12 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.answering import NO_ANSWER
+from actions.handoff_actions import HANDOFF as HANDED_TO_QUEUE
 from bot.conversation.anger import APOLOGY, is_angry
 from bot.conversation.callbacks import (
     ASK_FOR_MESSAGE,
@@ -41,12 +49,15 @@ from bot.conversation.emergency import DEFAULT_PSYCH_LINE, assess, guidance
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
 from bot.conversation.receipts import ReceiptLedger
 from bot.conversation.reduced_mode import REQUEST_TAKEN_AS_MESSAGE, ReducedMode, is_request
-from bot.handoff.ownership import Awaiting, Owner, OwnershipStore, Priority
+from bot.conversation.transcript import Outcome, Speaker, TranscriptStore
+from bot.handoff import notices
+from bot.handoff.desk import Awaiting, Conversation, HandoffDesk
+from bot.handoff.triggers import SensitiveMatters, sensitive_reason
+from bot.handoff.workflow import Owner, Priority
 
 logger = logging.getLogger(__name__)
 
 HELD = "您的消息已转给人工客服，工作人员会尽快回复您，请稍候。"
-HANDED_TO_QUEUE = "好的，正在为您转接人工客服，请稍候。转接期间您发的消息会直接交给工作人员。"
 STORE_DOWN = (
     "抱歉，系统暂时出现故障，您这条消息没能处理，请稍后再发一次。如情况紧急，请直接拨打120急救电话或110报警电话。"
 )
@@ -139,18 +150,25 @@ class ConversationCore:
     def __init__(
         self,
         rasa: RasaClient,
-        ownership: OwnershipStore,
+        desk: HandoffDesk,
         *,
+        transcript: TranscriptStore | None = None,
         callbacks: CallbackDesk | None = None,
         reduced_mode: ReducedMode | None = None,
+        sensitive: SensitiveMatters | None = None,
         psych_line: str = DEFAULT_PSYCH_LINE,
+        queue_changed: Callable[[], Awaitable[object]] | None = None,
     ):
         self.rasa = rasa
-        self.ownership = ownership
-        self.receipts = ReceiptLedger(ownership.engine)
+        self.desk = desk
+        self.transcript = transcript or TranscriptStore(desk.engine, desk.hub)
+        self.receipts = ReceiptLedger(desk.engine)
         self.callbacks = callbacks
         self.reduced_mode = reduced_mode or ReducedMode(lambda: None)
+        self.sensitive = sensitive or SensitiveMatters.load()
         self.psych_line = psych_line
+        #: Called after this core changed the queue (bot/handoff/live.py re-tells waiting citizens their place).
+        self.queue_changed = queue_changed
 
     def emergency_guidance(self, text: str) -> Reply | None:
         """The guidance for `text` if it is an emergency: for callers that cannot even reach a conversation."""
@@ -162,28 +180,64 @@ class ConversationCore:
         if guidance_reply is not None:
             return await self._emergency(message, guidance_reply)
         try:
-            return await self._turn(message)
+            result = await self._turn(message)
         except SQLAlchemyError:
             logger.exception("conversation store failed for a %s turn", message.channel)
             return TurnResult([Reply(STORE_DOWN)], None, False, None, Owner.BOT)
+        return result
 
     async def _emergency(self, message: InboundMessage, reply: Reply) -> TurnResult:
-        # The guidance is decided before any store is touched; a failing store only costs the flag.
+        # The guidance is decided before any store is touched; a failing store only costs the flag and the record.
         owner = Owner.QUEUE
+        intent = {"name": "emergency", "confidence": 1.0}
+        result = TurnResult([reply], intent, True, None, owner)
         try:
-            owner = await _off_loop(self.ownership.escalate, message.sender_id, message.channel)
+            result.owner = await _off_loop(self.desk.escalate, message.sender_id, message.channel)
+            await self._record(message, result, Outcome.HANDOFF)
+            await self._queue_changed()
         except SQLAlchemyError:
             logger.exception("could not flag an emergency conversation urgent")
-        intent = {"name": "emergency", "confidence": 1.0}
-        return TurnResult([reply], intent, True, None, owner)
+        return result
 
     async def _turn(self, message: InboundMessage) -> TurnResult:
         sender, text = message.sender_id, message.text
-        conversation = await _off_loop(self.ownership.get, sender)
-        if conversation.owner is not Owner.BOT:
-            await _off_loop(self.ownership.hold, sender, text)
-            return TurnResult([Reply(HELD)], None, True, None, conversation.owner)
+        conversation = await _off_loop(self.desk.get, sender)
+        if conversation.owner is Owner.QUEUE and text == LEAVE_MESSAGE_PAYLOAD:
+            conversation = await _off_loop(self.desk.leave_message, sender)
+            await self._queue_changed()
+        elif conversation.owner in (Owner.QUEUE, Owner.OPERATOR):
+            return await self._for_a_person(message, conversation)
+        elif conversation.owner is Owner.CLOSED:
+            conversation = await _off_loop(self.desk.resume, sender)
+        # Written before Rasa runs: an operator watching sees it at once, and a ticket filed in this turn
+        # blanks its personal values in it (actions/ticket_actions.py).
+        citizen = await _off_loop(self.transcript.record, sender, Speaker.CITIZEN, text)
 
+        category = self.sensitive.category_of(text)
+        if category is not None:
+            result = await self._handoff(message, sensitive_reason(category), [Reply(notices.sensitive(category))])
+        else:
+            result = await self._bot_turn(message, conversation)
+        await self._record_replies(sender, citizen.seq, result, _outcome(result))
+        return result
+
+    async def _for_a_person(self, message: InboundMessage, conversation: Conversation) -> TurnResult:
+        """A person owns the conversation: the message is kept for them; the bot says nothing, except to tell a
+        citizen who is waiting their place."""
+        sender = message.sender_id
+        await _off_loop(self.transcript.record, sender, Speaker.CITIZEN, message.text)
+        await _off_loop(self.desk.hold, sender, message.text)
+        await _off_loop(self.desk.citizen_wrote, sender)
+        replies: list[Reply] = []
+        if conversation.owner is Owner.QUEUE:
+            entry = await _off_loop(self.desk.place, sender)
+            replies = [Reply(HELD if entry is None else notices.place(entry.position, entry.expected_wait_s))]
+            for reply in replies:
+                await _off_loop(self.transcript.record, sender, Speaker.SYSTEM, reply.text)
+        return TurnResult(replies, None, True, None, conversation.owner)
+
+    async def _bot_turn(self, message: InboundMessage, conversation: Conversation) -> TurnResult:
+        sender, text = message.sender_id, message.text
         untold_tickets = await _off_loop(self.receipts.untold, sender)
         for ticket in untold_tickets:
             await _off_loop(self.receipts.told, sender, ticket.number)
@@ -206,22 +260,73 @@ class ConversationCore:
         ticket_id = ticket_id if isinstance(ticket_id, str) else None
         if not replies:
             return _prepend(untold, await self._empty_turn(message, intent))
-        if is_angry(text) and not handoff:
+        angry = is_angry(text) and not handoff
+        if angry:
             replies.insert(0, Reply(APOLOGY, buttons=[HUMAN_BUTTON, COMPLAINT_BUTTON]))
-
-        owner = Owner.BOT
-        if handoff:
-            reason = str(turn.slots_set.get("handoff_reason") or "requested")
-            priority = Priority.URGENT if reason == "emergency" else Priority.NORMAL
-            await _off_loop(self.ownership.hand_to_queue, sender, message.channel, reason, priority)
-            owner = Owner.QUEUE
+        if angry or conversation.offered:
+            # The apology offers a person; taking the offer next turn names anger as the reason.
+            await _off_loop(self.desk.offer, sender, message.channel, "angry" if angry else None)
         if ticket_id:
             await _off_loop(self.receipts.told, sender, ticket_id)
-        return TurnResult([*untold, *replies], intent, handoff, ticket_id, owner)
+
+        if handoff:
+            reason = str(turn.slots_set.get("handoff_reason") or "requested")
+            if reason == "requested" and conversation.offered == "angry":
+                reason = "angry"
+            result = await self._handoff(message, reason, replies, intent=intent, ticket_id=ticket_id)
+            return _prepend(untold, result)
+        return TurnResult([*untold, *replies], intent, False, ticket_id, Owner.BOT)
+
+    async def _handoff(
+        self,
+        message: InboundMessage,
+        reason: str,
+        replies: list[Reply],
+        *,
+        intent: dict[str, Any] | None = None,
+        ticket_id: str | None = None,
+    ) -> TurnResult:
+        """To the queue, if a person can come: within working hours (an emergency always), and told the place
+        and expected wait; offered to leave a message instead when closed or when the wait is too long."""
+        sender, channel = message.sender_id, message.channel
+        policy = self.desk.policy
+        priority = Priority.URGENT if reason == "emergency" else Priority.NORMAL
+        if priority is Priority.NORMAL and not policy.hours.is_open(self.desk.clock()):
+            # The bot's "transferring you" would be a promise nobody keeps: say when people are there instead.
+            said = [r for r in replies if r.text != HANDED_TO_QUEUE]
+            closed = Reply(notices.out_of_hours(policy.hours), buttons=[LEAVE_MESSAGE_BUTTON])
+            return TurnResult([*said, closed], intent, False, ticket_id, Owner.BOT)
+        await _off_loop(self.desk.request, sender, channel, reason, priority)
+        await self._queue_changed()
+        entry = await _off_loop(self.desk.place, sender)
+        replies = list(replies)
+        if entry is not None:
+            if entry.expected_wait_s > policy.max_wait_s and priority is Priority.NORMAL:
+                replies.append(Reply(notices.long_wait(entry.expected_wait_s), buttons=[LEAVE_MESSAGE_BUTTON]))
+            else:
+                replies.append(Reply(notices.place(entry.position, entry.expected_wait_s)))
+        return TurnResult(replies, intent, True, ticket_id, Owner.QUEUE)
+
+    async def _queue_changed(self) -> None:
+        if self.queue_changed is not None:
+            try:
+                await self.queue_changed()
+            except SQLAlchemyError:
+                logger.exception("could not re-tell the queue its places")
+
+    async def _record(self, message: InboundMessage, result: TurnResult, outcome: Outcome | None) -> None:
+        """The citizen's turn and the replies, into the transcript (and so to any console watching)."""
+        citizen = await _off_loop(self.transcript.record, message.sender_id, Speaker.CITIZEN, message.text)
+        await self._record_replies(message.sender_id, citizen.seq, result, outcome)
+
+    async def _record_replies(self, sender: str, seq: int, result: TurnResult, outcome: Outcome | None) -> None:
+        intent = result.intent or {}
+        replies = [(reply.text, reply.citations) for reply in result.messages]
+        await _off_loop(self.transcript.answered, seq, intent.get("name"), intent.get("confidence"), outcome, replies)
 
     async def _to_queue(self, message: InboundMessage, reason: str) -> TurnResult:
-        await _off_loop(self.ownership.hand_to_queue, message.sender_id, message.channel, reason, Priority.NORMAL)
-        return TurnResult([Reply(HANDED_TO_QUEUE)], None, True, None, Owner.QUEUE)
+        result = await self._handoff(message, reason, [Reply(HANDED_TO_QUEUE)])
+        return result
 
     async def _empty_turn(self, message: InboundMessage, intent: dict[str, Any] | None) -> TurnResult:
         """Rasa answered but said nothing (its action server is down or slow): say so, and offer a way on."""
@@ -251,18 +356,31 @@ class ConversationCore:
         """留言回电: file the message if it carries a phone number, else ask for one (and wait for it)."""
         sender, channel, text = message.sender_id, message.channel, message.text
         if text in CANCEL_WORDS:
-            await _off_loop(self.ownership.set_awaiting, sender, channel, None)
+            await _off_loop(self.desk.set_awaiting, sender, channel, None)
             return TurnResult([Reply(CANCELLED)], None, False, None, Owner.BOT)
         receipt = None
         if self.callbacks is not None and text != LEAVE_MESSAGE_PAYLOAD:
             receipt = await _off_loop(self.callbacks.file, sender, channel, text)
         if receipt is None:
-            await _off_loop(self.ownership.set_awaiting, sender, channel, Awaiting.CALLBACK_MESSAGE)
+            await _off_loop(self.desk.set_awaiting, sender, channel, Awaiting.CALLBACK_MESSAGE)
             ask = ASK_FOR_PHONE if asked else ASK_FOR_MESSAGE
             return TurnResult([Reply(f"{preface}{ask}")], None, False, None, Owner.BOT)
-        await _off_loop(self.ownership.set_awaiting, sender, channel, None)
+        await _off_loop(self.desk.set_awaiting, sender, channel, None)
         await _off_loop(self.receipts.told, sender, receipt.number)
         return TurnResult([Reply(f"{preface}{receipt_text(receipt)}")], None, False, receipt.number, Owner.BOT)
+
+
+def _outcome(result: TurnResult) -> Outcome | None:
+    """What became of the citizen's turn, for the knowledge-gap figures."""
+    if result.handoff:
+        return Outcome.HANDOFF
+    if result.intent and result.intent["name"] == "nlu_fallback":
+        return Outcome.FALLBACK
+    if any(reply.text.startswith(NO_ANSWER[:20]) for reply in result.messages):
+        return Outcome.NOT_FOUND
+    if any(reply.citations for reply in result.messages):
+        return Outcome.ANSWERED
+    return None
 
 
 def _prepend(replies: list[Reply], result: TurnResult) -> TurnResult:

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 WEBHOOK = "/webhooks/hotline/webhook"
+HISTORY = "/webhooks/hotline/history"  # operator turns appended at a handback
 HEALTH = "/webhooks/hotline/"  # the channel's health route, the one `hotline up` waits for
 #: A health probe is a GET on loopback; a Rasa that takes longer than this is as good as down for a citizen.
 PROBE_TIMEOUT_S = 1.0
@@ -66,6 +67,16 @@ class RasaClient:
             slots_set=slots if isinstance(slots, dict) else {},
             active_loop=body.get("active_loop") if isinstance(body.get("active_loop"), str) else None,
         )
+
+    async def append_history(self, sender_id: str, turns: list[dict[str, str]]) -> None:
+        """Append what operators said (`turns`: {text, operator}) to the conversation's tracker, on the worker
+        that owns it (rasa_addons/hotline_channel.py `history`); RasaUnavailable if it cannot."""
+        http = self._workers[worker_for(sender_id, len(self._workers))]
+        try:
+            response = await http.post(HISTORY, json={"sender": sender_id, "turns": turns})
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"Rasa at {http.base_url} failed: {type(exc).__name__}") from exc
 
     async def workers_up(self) -> list[bool]:
         """For each worker, whether its input channel answers now (Rasa's own health, not a turn)."""

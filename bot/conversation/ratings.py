@@ -4,12 +4,16 @@ conversation and to its operator, if there was one. (Ticket ratings live with th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Engine, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.database import Base, Id, UTCDateTime
+from bot.handoff.models import ConversationRow
 
 
 class RatingRow(Base):
@@ -25,3 +29,47 @@ class RatingRow(Base):
     comment: Mapped[str | None] = mapped_column(Text)
     operator: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))
+
+
+class RatingRefused(ValueError):
+    """No rating was asked for, or this request was already answered."""
+
+
+@dataclass(frozen=True)
+class Rating:
+    sender_id: str
+    score: int
+    comment: str | None
+    operator: str | None
+    at: datetime
+
+
+class RatingStore:
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.engine = engine
+        self.clock = clock
+
+    def rate(self, sender_id: str, score: int, comment: str | None = None) -> Rating:
+        """The citizen's answer to the last rating request: RatingRefused if none is open, ValueError if the
+        score is not 1–5. The rating goes to the operator who held the conversation last, if any."""
+        if not isinstance(score, int) or not 1 <= score <= 5:
+            raise ValueError("评分须为1到5的整数")
+        comment = (comment or "").strip()[:500] or None
+        try:
+            with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                conversation = session.get(ConversationRow, sender_id)
+                if conversation is None or conversation.rating_asked_at is None:
+                    raise RatingRefused("现在没有需要评价的服务")
+                row = RatingRow(
+                    sender_id=sender_id, asked_at=conversation.rating_asked_at, at=self.clock(), score=score,
+                    comment=comment, operator=conversation.operator, channel=conversation.channel,
+                )  # fmt: skip
+                session.add(row)
+        except IntegrityError:
+            raise RatingRefused("这次服务已经评价过了，谢谢您") from None
+        return Rating(sender_id, score, comment, row.operator, row.at)
+
+    def for_conversation(self, sender_id: str) -> list[Rating]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(RatingRow).where(RatingRow.sender_id == sender_id).order_by(RatingRow.id))
+            return [Rating(r.sender_id, r.score, r.comment, r.operator, r.at) for r in rows]

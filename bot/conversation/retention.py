@@ -50,8 +50,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from bot.background import in_background, run_every
+from bot.conversation.transcript import TranscriptStore
 from bot.database import SQLITE_BUSY_TIMEOUT_SECONDS, create_ticket_engine, upgrade_schema
-from bot.handoff.ownership import OwnershipStore
+from bot.handoff.desk import HandoffDesk
 from bot.redaction import anonymise_event
 from bot.tickets.numbering import CHINA_TZ
 
@@ -87,6 +88,7 @@ class PurgeReport:
     held_messages: int  # held messages whose text was cleared
     tracker_database: bool  # False: there is no tracker database (Rasa never ran), nothing to do there
     complete: bool = True  # False: stopped early (the gateway shutting down); the next run goes on
+    transcript_turns: int = 0  # transcript turns whose text was cleared
 
 
 class ConversationRetention:
@@ -104,7 +106,8 @@ class ConversationRetention:
         """`engine`'s schema must be at head (bot.database.upgrade_schema)."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self._ownership = OwnershipStore(engine)
+        self._ownership = HandoffDesk(engine)
+        self._transcript = TranscriptStore(engine)
         self._tracker_url = make_url(tracker_database_url)
         self._tracker: Engine | None = None
         self._clock = clock
@@ -124,9 +127,11 @@ class ConversationRetention:
             raise ValueError("the retention period is at least one day: a conversation in progress keeps its text")
         cutoff = self._clock() - older_than
         held = self._ownership.clear_held_before(cutoff)
+        turns = self._transcript.clear_before(cutoff)
         tracker = self._tracker_engine()
         events, complete = (0, True) if tracker is None else self._anonymise_events(tracker, cutoff.timestamp())
-        return PurgeReport(cutoff, events, held, tracker is not None, complete and not self._stopping.is_set())
+        done = complete and not self._stopping.is_set()
+        return PurgeReport(cutoff, events, held, tracker is not None, done, transcript_turns=turns)
 
     # --- the tracker database ---------------------------------------------------------------------------------
 
@@ -291,6 +296,7 @@ def _purge(args: argparse.Namespace) -> int:
             "cutoff": report.cutoff.isoformat(),
             "tracker_events_anonymised": report.tracker_events,
             "held_messages_cleared": report.held_messages,
+            "transcript_turns_cleared": report.transcript_turns,
             "tracker_database": report.tracker_database,
         }
         print(json.dumps(row, ensure_ascii=False))
@@ -303,4 +309,5 @@ def _purge(args: argparse.Namespace) -> int:
     else:
         print("  tracker events: no tracker database yet, nothing to do")
     print(f"  held messages cleared: {report.held_messages}")
+    print(f"  transcript turns cleared: {report.transcript_turns}")
     return 0

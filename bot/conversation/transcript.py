@@ -16,7 +16,8 @@ from sqlalchemy import JSON, Engine, Float, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.database import READ_ONLY, Base, Id, UTCDateTime
-from bot.redaction import redact_numbers
+from bot.handoff.pubsub import Hub, NullHub, console_topic
+from bot.redaction import Values, redact_citizen_text, redact_numbers
 
 
 class Speaker(StrEnum):
@@ -91,8 +92,10 @@ def _turn(row: TurnRow) -> Turn:
 
 
 class TranscriptStore:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, hub: Hub | None = None):
+        """Every recorded turn is published, masked, to the conversation's console topic."""
         self.engine = engine
+        self.hub: Hub = hub or NullHub()
         self._reader = engine.execution_options(**{READ_ONLY: True})
 
     def record(
@@ -114,11 +117,43 @@ class TranscriptStore:
         )  # fmt: skip
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
             session.add(row)
-        return _turn(row)
+        turn = _turn(row)
+        self.hub.publish(
+            console_topic(sender_id), {"type": "turn", "conversation_id": sender_id, **turn.masked().json()}
+        )
+        return turn
 
-    def set_outcome(self, seq: int, outcome: Outcome) -> None:
-        with Session(self.engine) as session, session.begin():
-            session.execute(update(TurnRow).where(TurnRow.id == seq).values(outcome=outcome))
+    def answered(
+        self,
+        seq: int,
+        intent: str | None,
+        confidence: float | None,
+        outcome: Outcome | None,
+        replies: list[tuple[str, list[dict[str, str]]]],
+    ) -> list[Turn]:
+        """Once the reply is known, in one transaction: what the citizen's turn `seq` was understood as and what
+        became of it, and the bot's replies (text, citations)."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            citizen = session.get(TurnRow, seq)
+            if citizen is None:
+                raise LookupError(f"no transcript turn {seq}")
+            citizen.intent, citizen.confidence, citizen.outcome = intent, confidence, outcome
+            now = datetime.now(UTC)
+            rows = [
+                TurnRow(sender_id=citizen.sender_id, at=now, speaker=Speaker.BOT, text=text, citations=cited or None)
+                for text, cited in replies
+            ]
+            session.add_all(rows)
+            sender_id = citizen.sender_id
+        turns = [_turn(row) for row in rows]
+        for turn in turns:
+            self._publish(sender_id, turn)
+        return turns
+
+    def _publish(self, sender_id: str, turn: Turn) -> None:
+        self.hub.publish(
+            console_topic(sender_id), {"type": "turn", "conversation_id": sender_id, **turn.masked().json()}
+        )
 
     def turns(self, sender_id: str, *, after: int = 0, limit: int = 500) -> list[Turn]:
         """The conversation's turns with a sequence number above `after`, oldest first."""
@@ -139,6 +174,20 @@ class TranscriptStore:
                 .order_by(TurnRow.id.desc())
                 .limit(1)
             )
+
+    def redact(self, sender_id: str, values: Values) -> int:
+        """Blank `values` (a filed ticket's) and any phone or 身份证 number in the conversation's citizen turns:
+        the ticket holds them now, under its own rules. Returns how many changed."""
+        changed = 0
+        with Session(self.engine) as session, session.begin():
+            rows = session.scalars(
+                select(TurnRow).where(TurnRow.sender_id == sender_id, TurnRow.speaker == Speaker.CITIZEN)
+            )
+            for row in rows:
+                redacted = redact_citizen_text(row.text, values)
+                if redacted != row.text:
+                    row.text, changed = redacted, changed + 1
+        return changed
 
     def clear_before(self, cutoff: datetime) -> int:
         """Retention: the text of turns before `cutoff` goes; the rows (when, who, intent, outcome) stay."""

@@ -24,7 +24,9 @@ from bot.conversation.conversation_ids import (
     load_or_create_key,
 )
 from bot.database import create_ticket_engine, upgrade_schema
-from bot.handoff.ownership import ConversationRow, OwnershipStore, Priority
+from bot.handoff.desk import HandoffDesk
+from bot.handoff.models import ConversationRow
+from bot.handoff.workflow import Priority
 from bot.settings import Settings
 from bot.supervisor import free_port
 from bot.up import Ports, services
@@ -45,7 +47,7 @@ def random_bits(conversation_id: str) -> int:
 class Gateway:
     url: str
     registry: ConversationRegistry
-    ownership: OwnershipStore
+    ownership: HandoffDesk
 
 
 @pytest.fixture
@@ -54,7 +56,7 @@ def gateway(database_url: str) -> Iterator[Gateway]:
     with serve_in_thread(settings, start_timeout=30) as url:
         engine = create_ticket_engine(database_url)
         upgrade_schema(engine)
-        yield Gateway(url, ConversationRegistry(engine), OwnershipStore(engine))
+        yield Gateway(url, ConversationRegistry(engine), HandoffDesk(engine))
         engine.dispose()
 
 
@@ -92,7 +94,7 @@ def test_an_id_the_server_did_not_issue_gets_404_and_the_same_body_whatever_it_i
     assert issued
     # A phone conversation the server knows: still not an id the web may use.
     phone = channel_id("phone", "13912345678", KEY)
-    gateway.ownership.hand_to_queue(phone, "phone", "requested", Priority.NORMAL)
+    gateway.ownership.request(phone, "phone", "requested", Priority.NORMAL)
     unknown = [
         issue_web_id(),  # well formed, never issued
         issued[:-1] + ("A" if issued[-1] != "A" else "B"),  # one character off a real one

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from bot.app import create_app
 from bot.conversation.retention import RASA_EVENTS, ConversationRetention
 from bot.database import create_ticket_engine, upgrade_schema
-from bot.handoff.ownership import HeldMessageRow
+from bot.handoff.models import HeldMessageRow
 from bot.settings import Settings
 from bot.supervisor import free_port
 from tests.rasa_addons.trackers import ROOT, run_in_rasa, tracker_database
