@@ -20,6 +20,7 @@ from bot.auth import TokenStore
 from bot.channels.base import Channels
 from bot.channels.web import WebChannel
 from bot.client_address import TrustedProxyScheme, parse_trusted_proxies
+from bot.console import analytics_routes
 from bot.console import routes as console
 from bot.console.accounts import AccountStore
 from bot.console.sessions import SessionStore
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tickets.router)
     app.include_router(users.router)
     console.install(app)
+    app.include_router(analytics_routes.router)
     app.add_middleware(TrustedProxyScheme, trusted=trusted_proxies)  # https behind a trusted proxy: Secure cookies
 
     @app.get("/healthz")

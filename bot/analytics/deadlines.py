@@ -80,7 +80,12 @@ DEADLINES = Figure(
     ),
     query=_query,
     present=_present,
-    chart=Chart("stacked_bar", x="department", y=("on_time", "late", "overdue_open", "pending")),
+    chart=Chart(
+        "stacked_bar",
+        x="department",
+        y=("on_time", "late", "overdue_open", "pending"),
+        colors=("#1f7a4d", "#d4a017", "#b42318", "#9aa5b1"),  # in time, late, overdue, not yet due
+    ),
     note=(
         "统计到期日在本期内的工单；答复（已答复、已办结或已归档）即停止计时，首次答复日不晚于到期日为按期。"
         "按期答复率 = 按期答复 ÷（按期答复 + 超期答复 + 逾期未答复），未到期的不计入。"

@@ -52,6 +52,8 @@ class Chart:
     x: str = ""
     y: tuple[str, ...] = ()
     series: str | None = None
+    #: A colour per y key where the colour means something (on time green, overdue red); else the palette's.
+    colors: tuple[str, ...] = ()
 
 
 class Context(Protocol):

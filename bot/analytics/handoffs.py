@@ -17,6 +17,7 @@ from bot.analytics.figure import TOTAL, Chart, Column, Context, Figure, Kind
 from bot.analytics.period import Period
 from bot.conversation.transcript import Speaker, TurnRow
 from bot.handoff.models import ConversationRow, HandoffEventRow
+from bot.handoff.triggers import SENSITIVE_REASON_PREFIX
 from bot.handoff.workflow import MOVE_LABELS, MOVES, Move, Owner
 
 #: Why a conversation went to a person (the handoff event's reason); sensitive:<category> names the category.
@@ -26,7 +27,6 @@ REASON_LABELS = {
     "angry": "市民情绪激动",
     "emergency": "紧急情况",
 }
-SENSITIVE_PREFIX = "sensitive:"
 CHANNEL_LABELS = {"web": "网页", "sms": "短信", "voice": "电话", "phone": "电话", "wechat": "微信"}
 #: The moves that take a conversation away from its operator (from the state machine, not a second list): a
 #: reply after one of these is not the answer to that take.
@@ -38,8 +38,8 @@ ABANDONED = (Move.ABANDON, Move.LEAVE_MESSAGE)
 def reason_label(reason: str | None) -> str:
     if not reason:
         return "未注明"
-    if reason.startswith(SENSITIVE_PREFIX):
-        return f"敏感事项：{reason.removeprefix(SENSITIVE_PREFIX)}"
+    if reason.startswith(SENSITIVE_REASON_PREFIX):
+        return f"敏感事项：{reason.removeprefix(SENSITIVE_REASON_PREFIX)}"
     return REASON_LABELS.get(reason, reason)
 
 

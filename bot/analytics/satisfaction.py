@@ -77,7 +77,13 @@ def _columns(group_title: str) -> tuple[Column, ...]:
     )
 
 
-_CHART = Chart("stacked_bar", x="group", y=tuple(f"s{n}" for n in SCORES))
+# From 1 (red) to 5 (green), so a bar's colour says how it went.
+_CHART = Chart(
+    "stacked_bar",
+    x="group",
+    y=tuple(f"s{n}" for n in SCORES),
+    colors=("#b42318", "#e0772b", "#d4a017", "#7fb069", "#1f7a4d"),
+)
 
 CONVERSATION_SATISFACTION = Figure(
     name="conversation_satisfaction",

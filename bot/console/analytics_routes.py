@@ -20,7 +20,7 @@ from bot.analytics.period import parse_day
 from bot.console.auth import ConsoleSupervisor
 from bot.console.templating import PAGE_HEADERS, render
 
-router = APIRouter(prefix="/analytics", include_in_schema=False)
+router = APIRouter(prefix="/console/analytics", include_in_schema=False)
 
 #: The period shown without one: the last 30 days, today included.
 DEFAULT_DAYS = 30
@@ -54,6 +54,7 @@ def _chart_data(figure: Figure, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "x": chart.x,
         "y": list(chart.y),
         "series": chart.series,
+        "colors": list(chart.colors),
         "columns": {c.key: {"title": c.title, "kind": str(c.kind)} for c in figure.columns},
         "rows": [row for row in rows if row.get(chart.x) != TOTAL],
     }

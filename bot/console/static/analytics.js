@@ -43,7 +43,7 @@
       type: "category",
       data: categories,
       axisLabel: { interval: 0, rotate: long || categories.length > 8 ? 30 : 0,
-                   formatter: function (v) { return label(v, 12); } },
+                   formatter: function (v) { return label(v, 14); } },
     };
   }
 
@@ -51,11 +51,13 @@
     var rows = spec.rows;
     var base = { color: PALETTE, tooltip: tooltip(spec), grid: { left: 56, right: 24, top: 40, bottom: 90 },
                  legend: { top: 0, type: "scroll" } };
+    if (spec.colors.length) base.color = spec.colors;
     if (spec.kind === "pie") {
+      base.legend.show = false;  // the labels name every slice
       base.series = [{
-        type: "pie", radius: ["35%", "65%"], top: 30,
+        type: "pie", radius: ["35%", "62%"],
         data: rows.map(function (r) { return { name: r[spec.x], value: r[spec.y[0]] }; }),
-        label: { formatter: "{b}：{c}（{d}%）" },
+        label: { formatter: "{b}\n{c} 次（{d}%）" },
       }];
       return base;
     }
