@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -128,9 +129,11 @@ def receive(socket: ClientConnection, kind: str, timeout: float = 10, **match: A
 
 def closed_code(socket_url: str, **headers: str) -> int:
     """The close code the server ends this socket with, before it says anything."""
-    with connect(socket_url, additional_headers=headers, open_timeout=10) as socket:
-        with pytest.raises(ConnectionClosed) as closed:
-            socket.recv(timeout=10)
+    with (
+        connect(socket_url, additional_headers=headers, open_timeout=10) as socket,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        socket.recv(timeout=10)
     assert closed.value.rcvd is not None
     return closed.value.rcvd.code
 
@@ -200,7 +203,8 @@ def test_take_reply_release_handback_close_and_their_refusals(live: Desk) -> Non
     with live.http() as client:
         assert client.post("/api/handoff/web-unknown/take", headers=live.wang).status_code == 404
         assert client.get("/api/conversations/web-unknown", headers=live.wang).status_code == 404
-        assert client.post("/api/handoff/web-unknown/messages", json={"text": "在"}, headers=live.wang).status_code == 404
+        unknown = client.post("/api/handoff/web-unknown/messages", json={"text": "在"}, headers=live.wang)
+        assert unknown.status_code == 404 and unknown.json() == {"detail": "没有这个会话"}
         early = client.post(f"{path}/messages", json={"text": "您好"}, headers=live.wang)
         assert early.status_code == 409 and "请先接入" in early.json()["detail"]
         assert client.post(f"{path}/release", headers=live.wang).status_code == 409  # nobody holds it
@@ -314,7 +318,8 @@ def test_the_operators_reply_reaches_the_citizens_socket_and_polling_returns_the
             assert owner["owner"] == "operator" and owner["text"] == notices.TAKEN and owner["speaker"] == "system"
             client.post(f"/api/handoff/{conversation_id}/typing", headers=live.wang)
             assert receive(citizen, "typing")["speaker"] == "operator"
-            said = client.post(f"/api/handoff/{conversation_id}/messages", json={"text": "您好，请讲"}, headers=live.wang)
+            said = client.post(f"/api/handoff/{conversation_id}/messages", json={"text": "您好，请讲"},
+                               headers=live.wang)  # fmt: skip
             message = receive(citizen, "message", speaker="operator")
             assert message["text"] == "您好，请讲" and message["seq"] == said.json()["seq"]
         finally:
@@ -476,9 +481,9 @@ def test_the_citizen_held_by_an_operator_does_not_reach_rasa_and_after_the_handb
             receive(operator, "watching")
             live.chats.say("c1", "我想问医保报销的事")
             assert receive(operator, "turn", speaker="citizen")["text"] == "我想问医保报销的事"
-            for text in ("医保报销请带上发票到社保窗口办理。", "还有别的问题可以问智能助手。"):
-                client.post(f"/api/handoff/{conversation_id}/messages", json={"text": text}, headers=live.wang)
-                assert receive(operator, "turn", speaker="operator")["text"] == text
+            for said in ("医保报销请带上发票到社保窗口办理。", "还有别的问题可以问智能助手。"):
+                client.post(f"/api/handoff/{conversation_id}/messages", json={"text": said}, headers=live.wang)
+                assert receive(operator, "turn", speaker="operator")["text"] == said
         finally:
             operator.close()
         assert webhook_texts(live.rasa, conversation_id) == ["我要找人工客服"]
@@ -499,3 +504,20 @@ def test_the_citizen_held_by_an_operator_does_not_reach_rasa_and_after_the_handb
     answer = live.chats.say("c1", "被狗咬了怎么办")
     assert answer["messages"][0]["text"] == ANSWER_TURN["messages"][0]["text"]
     assert webhook_texts(live.rasa, conversation_id) == ["我要找人工客服", "被狗咬了怎么办"]
+
+
+def test_a_failing_database_is_a_503_in_words_never_a_500(live: Desk) -> None:
+    conversation_id = live.queued("c1")
+    with live.desk.engine.begin() as connection:
+        connection.execute(text("DROP TABLE conversations"))
+    with live.http() as client:
+        for method, path, headers in [
+            ("GET", "/api/handoff/queue", live.wang),
+            ("POST", f"/api/handoff/{conversation_id}/take", live.wang),
+            ("GET", f"/api/conversations/{conversation_id}", live.wang),
+            ("GET", f"/api/chat/{conversation_id}/messages", {}),
+        ]:
+            response = client.request(method, path, headers=headers)
+            assert response.status_code == 503, (path, response.text)
+            assert response.json()["detail"] == "系统暂时无法访问数据库，请稍后重试。"
+    assert closed_code(f"{live.ws}/api/chat/{conversation_id}/live") == 1013
