@@ -31,6 +31,7 @@ from bot.api.sockets import POLICY_VIOLATION, TRY_AGAIN_LATER, Sender, forward, 
 from bot.conversation.conversation_ids import WEB, ConversationRegistry
 from bot.conversation.ratings import RatingRefused, RatingStore
 from bot.conversation.transcript import Speaker, Turn
+from bot.handoff import notices
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.live import RATING_REQUEST, HandoffService
 from bot.handoff.pubsub import citizen_topic
@@ -105,7 +106,13 @@ def _messages_view(request: Request, conversation_id: str, after: int) -> dict[s
     return {
         "conversation_id": conversation_id,
         "owner": str(conversation.owner),
-        "place": None if entry is None else {"position": entry.position, "expected_wait_s": entry.expected_wait_s},
+        "place": None
+        if entry is None
+        else {
+            "position": entry.position,
+            "expected_wait_s": entry.expected_wait_s,
+            "text": notices.place(entry.position, entry.expected_wait_s),
+        },
         "rating_open": ratings.is_open(conversation_id),
         "turns": [citizen_turn(turn) for turn in turns],
     }

@@ -309,7 +309,8 @@ def test_the_operators_reply_reaches_the_citizens_socket_and_polling_returns_the
     conversation_id = live.queued("c1")
     with live.http() as client:
         before = client.get(f"/api/chat/{conversation_id}/messages").json()
-        assert before["owner"] == "queue" and before["place"] == {"position": 1, "expected_wait_s": 120}
+        assert before["owner"] == "queue"
+        assert before["place"] == {"position": 1, "expected_wait_s": 120, "text": notices.place(1, 120)}
         seen = max(t["seq"] for t in before["turns"])
         citizen = live.citizen_socket(conversation_id)
         try:
