@@ -55,6 +55,7 @@ CONSOLES = 10
 TARGET_MS = 150.0
 TARGET_RATIO = 3.0
 ECHO = "bare FastAPI WebSocket echo (round trip)"
+PUSH = "bare FastAPI POST → WebSocket push"
 
 
 # --- the bare baseline, in its own process ---------------------------------------------------------------------
@@ -304,7 +305,7 @@ async def measure_bare(bare: str, samples: int) -> dict[str, list[float]]:
             pushes.append((await timed(request, listener.until(lambda e, i=i: e["n"] == i)))[0])
     await echo.close()
     await listener.close()
-    return {ECHO: round_trips[5:], "bare FastAPI POST → WebSocket push": pushes[5:]}
+    return {ECHO: round_trips[5:], PUSH: pushes[5:]}
 
 
 def run(database_url: str, samples: int) -> tuple[dict[str, list[float]], int]:
@@ -358,24 +359,37 @@ def main() -> None:
         "bare app and clients are three processes on this machine, shared with other work, so the figures carry "
         f"its noise. Target: p95 ≤ {TARGET_MS:g} ms each way and ≤ {TARGET_RATIO:g}× the echo's p95."
     ]
-    headers = ("path", "samples", "p50 ms", "p95 ms", "p95 ≤ 150 ms", "p95 / echo p95")
+    headers = ("path", "samples", "p50 ms", "p95 ms", "p95 ≤ 150 ms", "p95 / echo p95", "p95 / bare push p95")
+    over_ratio = False
     for backend, database in backends:
         with database() as url:
             results, rasa_calls = run(url, args.samples)
         if rasa_calls:
             raise SystemExit(f"Rasa was sent {rasa_calls} turns: the citizen's messages should go to the operator")
-        echo = percentile_ms(results[ECHO], 95)
+        echo, push = percentile_ms(results[ECHO], 95), percentile_ms(results[PUSH], 95)
         rows = []
         for path, seconds in results.items():
             p95 = percentile_ms(seconds, 95)
             rows.append(
-                (path, len(seconds), round(percentile_ms(seconds, 50), 1), round(p95, 1),
-                 "yes" if p95 <= TARGET_MS else "NO", f"{p95 / echo:.1f}×")
+                (path, len(seconds), f"{percentile_ms(seconds, 50):.2f}", f"{p95:.2f}",
+                 "yes" if p95 <= TARGET_MS else "NO", f"{p95 / echo:.1f}×", f"{p95 / push:.1f}×")
             )  # fmt: skip
+            over_ratio = over_ratio or (path not in (ECHO, PUSH) and p95 > TARGET_RATIO * echo)
             print(backend, rows[-1], flush=True)
-        sections.append(f"## {backend}\n\n" + table(headers, rows) + "\n\nRasa received no turn during the run.")
+        load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+        sections.append(
+            f"## {backend}\n\n" + table(headers, rows) + f"\n\nRasa received no turn during the run. Load average "
+            f"after the run: {load} (on {os.cpu_count()} cores)."
+        )
     if not args.postgres:
         sections.append("PostgreSQL not measured: no --postgres / TEST_DATABASE_URL.")
+    if over_ratio:
+        sections.append(
+            f"The {TARGET_RATIO:g}× echo target is not met: every timed path commits its turn or move before it is "
+            "delivered (the transcript is what the page polls and de-duplicates by seq, and a take must be atomic), "
+            "and one durable commit plus the HTTP request already costs more than three loopback echo round trips. "
+            "The bare POST → push column separates the framework's own cost from the database's."
+        )
     publish_report("handoff", "Live handoff latency", sections)
 
 
