@@ -10,12 +10,13 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency bench-answers bench-calibration bench-first-answer bench-handoff lock clean
+.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency bench-answers bench-calibration bench-first-answer bench-handoff lock vendor clean
 
 help:
 	@echo "make run    set everything up, build the index and train the model if stale, start the assistant"
 	@echo "make test   set everything up and run the test suite"
 	@echo "make lint   ruff check and format check"
+	@echo "make vendor refresh the console's vendored htmx and ECharts from npm (bot/console/frontend)"
 	@echo "make bench-retrieval | bench-embedders | bench-routing | bench-emergency | bench-nlu | bench-answers"
 	@echo "           | bench-first-answer | bench-handoff   benchmarks (write benchmarks/results/*.md)"
 
@@ -115,6 +116,10 @@ bench-first-answer: setup
 lock:
 	{ head -2 requirements/app.lock; $(VENV)/bin/pip freeze | grep -viE '^(torch==|-e |hotline)'; } > requirements/app.lock.new
 	mv requirements/app.lock.new requirements/app.lock
+
+# The console's front-end packages from npm into bot/console/static/vendor/ (committed: nothing needs npm at run time).
+vendor:
+	scripts/vendor-frontend.sh
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -17,11 +17,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.answering import Answerer
-from bot.api import chat, chat_live, handoff, tickets
+from bot.api import chat, chat_live, handoff, tickets, users
 from bot.auth import TokenStore
 from bot.channels.base import Channels
 from bot.channels.web import WebChannel
-from bot.client_address import parse_trusted_proxies
+from bot.client_address import TrustedProxyScheme, parse_trusted_proxies
+from bot.console import routes as console
+from bot.console.accounts import AccountStore
+from bot.console.sessions import SessionStore
 from bot.conversation.callbacks import CallbackDesk
 from bot.conversation.conversation_ids import ConversationRegistry
 from bot.conversation.core import ConversationCore
@@ -33,7 +36,7 @@ from bot.conversation.transcript import TranscriptStore
 from bot.handoff.desk import HandoffDesk
 from bot.handoff.live import HandoffService
 from bot.handoff.policy import policy_from_settings
-from bot.handoff.pubsub import InProcessHub
+from bot.handoff.pubsub import open_hub
 from bot.handoff.triggers import SensitiveMatters
 from bot.ratelimit import AttemptLimiter, conversation_check_policy, ticket_check_policy
 from bot.settings import Settings, get_settings
@@ -66,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tickets = ticket_service
         app.state.tokens = TokenStore(ticket_service.engine)
         # The handoff: one hub for live events, one desk for ownership, the channels that deliver.
-        hub = InProcessHub()
+        hub = open_hub(settings.database_url, settings.hub)
         online: list[HandoffService] = []  # the service counts the consoles; the desk's estimate asks it
         policy = policy_from_settings(settings, lambda: online[0].operators_online() if online else 0)
         desk = HandoffDesk(ticket_service.engine, hub=hub, policy=policy)
@@ -84,6 +87,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         online.append(handoff)
         app.state.hub, app.state.desk, app.state.transcript, app.state.handoff = hub, desk, transcript, handoff
         app.state.ratings = ratings
+        app.state.accounts = AccountStore(ticket_service.engine)
+        app.state.sessions = SessionStore(
+            ticket_service.engine,
+            ttl=timedelta(seconds=settings.session_ttl_s),
+            idle=timedelta(seconds=settings.session_idle_s),
+        )
         app.state.core = ConversationCore(
             rasa,
             desk,
@@ -105,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             handoff.sweeping(settings.handoff_sweep_interval_s),
         ):
             yield
+        hub.close()
         await rasa.aclose()
         ticket_service.close()
 
@@ -115,6 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat_live.router)
     app.include_router(handoff.router)
     app.include_router(tickets.router)
+    app.include_router(users.router)
+    console.install(app)
+    app.add_middleware(TrustedProxyScheme, trusted=trusted_proxies)  # https behind a trusted proxy: Secure cookies
     app.add_exception_handler(SQLAlchemyError, _store_down)
 
     @app.get("/healthz")

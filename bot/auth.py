@@ -1,4 +1,5 @@
-"""API tokens for operators and supervisors (the handoff issue adds console logins on top).
+"""Roles, and API tokens for operators, supervisors and admins. Console logins (bot/console/accounts.py) hold
+the same roles, so an endpoint states the least role it needs once (bot/api/access.py), whoever calls it.
 
 A token is shown once, when it is issued; the database keeps only its SHA-256, so a copy of the database
 does not let anyone call the API. The holder's name is the actor the audit log records.
@@ -23,8 +24,27 @@ TOKEN_PREFIX = "hl_"
 
 
 class Role(StrEnum):
-    OPERATOR = "operator"  # works tickets: list, assign, transition, reply, read contacts
-    SUPERVISOR = "supervisor"  # also exports the audit log and escalates
+    """Ranked: each role may do everything the roles below it may."""
+
+    OPERATOR = "operator"  # works tickets and conversations: list, assign, transition, reply, read contacts
+    SUPERVISOR = "supervisor"  # also exports the audit log, escalates and reassigns
+    ADMIN = "admin"  # also manages console users
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+    @property
+    def label(self) -> str:
+        """The role's name on the console."""
+        return _LABELS[self]
+
+
+_RANKS = {Role.OPERATOR: 0, Role.SUPERVISOR: 1, Role.ADMIN: 2}
+_LABELS = {Role.OPERATOR: "话务员", Role.SUPERVISOR: "主管", Role.ADMIN: "管理员"}
 
 
 @dataclass(frozen=True)
@@ -46,7 +66,7 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)  # who holds it; written as the audit actor
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(16))  # operator | supervisor
+    role: Mapped[str] = mapped_column(String(16))  # a Role
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

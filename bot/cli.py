@@ -7,6 +7,7 @@ import os
 import sys
 
 from bot import nlu, up
+from bot.console import cli as users_cli
 from bot.conversation import retention
 from bot.tickets import cli as tickets_cli
 from index import cli as index_cli
@@ -22,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     up.register(commands)
     tickets_cli.register(commands)
     retention.register(commands)
+    users_cli.register(commands)
     args = parser.parse_args(argv)
     index_cli.configure_logging(args.verbose)
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,8 @@ class Settings(BaseSettings):
     citizen_silence_s: int = Field(default=900, ge=10)
     #: How often the gateway applies those timeouts.
     handoff_sweep_interval_s: float = Field(default=10.0, gt=0)
+    #: Live events between gateways: "process" (one gateway) or "postgresql" (LISTEN/NOTIFY, several gateways).
+    hub: Literal["process", "postgresql"] = "process"
     #: 满意度: an answered conversation quiet this long is asked for a rating, once (bot/handoff/live.py).
     rating_after_quiet_s: float = Field(default=300.0, gt=0)
     #: Unknown conversation ids a client may try (live socket, polling, rating) within the window before its
@@ -103,6 +106,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=180, ge=1)
     #: How often the gateway runs the retention purge (the first run is at startup).
     purge_interval_s: float = Field(default=86_400.0, gt=0)
+    #: A console login lasts this long at most (8 hours: a shift), and ends sooner after this long unused.
+    session_ttl_s: float = Field(default=8 * 3600.0, gt=0)
+    session_idle_s: float = Field(default=30 * 60.0, gt=0)
 
     @field_validator("var")
     @classmethod

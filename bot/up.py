@@ -203,5 +203,9 @@ def _up(args: argparse.Namespace) -> int:
             RasaOptions(args.rasa_workers, args.tracker_store, args.sqlite_wal),
             conversation_key=key,
         ),
-        on_ready=lambda: print(f"hotline  | ready: web chat on {address}/ , API on {address}/api/chat", flush=True),
+        on_ready=lambda: print(
+            f"hotline  | ready: web chat on {address}/ , operator console on {address}/console , "
+            f"API on {address}/api/chat",
+            flush=True,
+        ),
     )

@@ -244,7 +244,7 @@ def test_request_human_hands_off_and_the_bot_then_stays_silent(citizen):
     assert "人工" in texts(turn)
     held = citizen.say("你好，在吗")
     assert held["handoff"] is True and held["intent"] is None  # Rasa was not called
-    assert "转给人工客服" in texts(held)
+    assert "排队等待人工客服" in texts(held)  # told their place while waiting
 
 
 def test_two_failures_in_a_row_offer_a_human(citizen):

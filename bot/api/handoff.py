@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from bot.api.access import Caller, principal_for_websocket
+from bot.api.access import Caller, websocket_principal
 from bot.api.sockets import POLICY_VIOLATION, TRY_AGAIN_LATER, Sender, forward, receive_object, stop
 from bot.auth import Principal
 from bot.conversation.ratings import RatingStore
@@ -193,7 +193,7 @@ def _masked(text: str | None) -> str | None:
 async def operator_live(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
-        operator = await run_in_threadpool(principal_for_websocket, websocket)
+        operator = await run_in_threadpool(websocket_principal, websocket)
     except SQLAlchemyError:
         logger.exception("token check failed for an operator socket")
         await websocket.close(TRY_AGAIN_LATER, STORE_DOWN)

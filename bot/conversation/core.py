@@ -325,13 +325,11 @@ class ConversationCore:
 
     async def _record_replies(self, sender: str, seq: int, result: TurnResult, outcome: Outcome | None) -> None:
         intent = result.intent or {}
-        await _off_loop(self.transcript.annotate, seq, intent.get("name"), intent.get("confidence"), outcome)
-        result.seqs.append(seq)
-        for reply in result.messages:
-            turn = await _off_loop(
-                lambda reply=reply: self.transcript.record(sender, Speaker.BOT, reply.text, citations=reply.citations)
-            )
-            result.seqs.append(turn.seq)
+        replies = [(reply.text, reply.citations) for reply in result.messages]
+        turns = await _off_loop(
+            self.transcript.answered, seq, intent.get("name"), intent.get("confidence"), outcome, replies
+        )
+        result.seqs += [seq, *(turn.seq for turn in turns)]
 
     async def _to_queue(self, message: InboundMessage, reason: str) -> TurnResult:
         result = await self._handoff(message, reason, [Reply(HANDED_TO_QUEUE)])

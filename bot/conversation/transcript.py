@@ -123,11 +123,37 @@ class TranscriptStore:
         )
         return turn
 
-    def annotate(self, seq: int, intent: str | None, confidence: float | None, outcome: Outcome | None) -> None:
-        """What the turn was understood as and what became of it, once the reply is known."""
-        with Session(self.engine) as session, session.begin():
-            values = {"intent": intent, "confidence": confidence, "outcome": outcome}
-            session.execute(update(TurnRow).where(TurnRow.id == seq).values(**values))
+    def answered(
+        self,
+        seq: int,
+        intent: str | None,
+        confidence: float | None,
+        outcome: Outcome | None,
+        replies: list[tuple[str, list[dict[str, str]]]],
+    ) -> list[Turn]:
+        """Once the reply is known, in one transaction: what the citizen's turn `seq` was understood as and what
+        became of it, and the bot's replies (text, citations)."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            citizen = session.get(TurnRow, seq)
+            if citizen is None:
+                raise LookupError(f"no transcript turn {seq}")
+            citizen.intent, citizen.confidence, citizen.outcome = intent, confidence, outcome
+            now = datetime.now(UTC)
+            rows = [
+                TurnRow(sender_id=citizen.sender_id, at=now, speaker=Speaker.BOT, text=text, citations=cited or None)
+                for text, cited in replies
+            ]
+            session.add_all(rows)
+            sender_id = citizen.sender_id
+        turns = [_turn(row) for row in rows]
+        for turn in turns:
+            self._publish(sender_id, turn)
+        return turns
+
+    def _publish(self, sender_id: str, turn: Turn) -> None:
+        self.hub.publish(
+            console_topic(sender_id), {"type": "turn", "conversation_id": sender_id, **turn.masked().json()}
+        )
 
     def turns(self, sender_id: str, *, after: int = 0, limit: int = 500) -> list[Turn]:
         """The conversation's turns with a sequence number above `after`, oldest first."""

@@ -11,8 +11,10 @@ conversation, for operators), citizen_topic(id) (what is delivered to the citize
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
+import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -89,6 +91,9 @@ class _Queue:
 
 
 class InProcessHub:
+    def close(self) -> None:
+        return None
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._topics: defaultdict[str, list[_Queue]] = defaultdict(list)
@@ -118,3 +123,82 @@ class InProcessHub:
     def subscribers(self, topic: str) -> int:
         with self._lock:
             return len(self._topics.get(topic, ()))
+
+
+#: PostgreSQL's NOTIFY payload limit is 8000 bytes; a bigger event travels as a "resync" hint instead.
+_MAX_PAYLOAD = 7900
+
+
+class PostgresHub:
+    """Several gateways on one PostgreSQL: each publishes locally and with NOTIFY; a listener thread per gateway
+    hands the other gateways' events to its local subscribers. Events are hints that something changed; a
+    client that missed one resynchronises from the REST API, so NOTIFY's at-most-once delivery is enough."""
+
+    CHANNEL = "hotline_events"
+
+    def __init__(self, database_url: str):
+        import psycopg
+
+        self._local = InProcessHub()
+        self._origin = uuid.uuid4().hex
+        conninfo = _libpq_url(database_url)
+        self._publisher = psycopg.connect(conninfo, autocommit=True)
+        self._publisher_lock = threading.Lock()
+        self._listener = psycopg.connect(conninfo, autocommit=True)
+        self._listener.execute(f"LISTEN {self.CHANNEL}")
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="hotline-notify", daemon=True)
+        self._thread.start()
+
+    def publish(self, topic: str, event: Event) -> None:
+        self._local.publish(topic, event)
+        payload = json.dumps({"origin": self._origin, "topic": topic, "event": event}, ensure_ascii=False)
+        if len(payload.encode()) > _MAX_PAYLOAD:
+            payload = json.dumps({"origin": self._origin, "topic": topic, "event": {"type": "resync"}})
+        try:
+            with self._publisher_lock:
+                self._publisher.execute("SELECT pg_notify(%s, %s)", (self.CHANNEL, payload))
+        except Exception:  # the local subscribers have it; the other gateways resynchronise
+            logger.exception("NOTIFY failed")
+
+    def subscribe(self, topic: str) -> Any:
+        return self._local.subscribe(topic)
+
+    def subscribers(self, topic: str) -> int:
+        return self._local.subscribers(topic)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+        self._publisher.close()
+
+    def _listen(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                for notify in self._listener.notifies(timeout=0.5):
+                    message = json.loads(notify.payload)
+                    if message.get("origin") != self._origin:
+                        self._local.publish(str(message["topic"]), dict(message["event"]))
+            except Exception:
+                if self._stopping.is_set():
+                    return
+                logger.exception("LISTEN failed; retrying")
+                self._stopping.wait(1.0)
+
+
+def _libpq_url(database_url: str) -> str:
+    """SQLAlchemy's postgresql+psycopg://… as libpq's postgresql://…"""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def open_hub(database_url: str, kind: str) -> InProcessHub | PostgresHub:
+    """The hub the settings name (HOTLINE_HUB): "process" for one gateway, "postgresql" for several."""
+    if kind == "postgresql":
+        if not database_url.startswith("postgresql"):
+            raise ValueError("HOTLINE_HUB=postgresql needs a PostgreSQL HOTLINE_DATABASE_URL")
+        return PostgresHub(database_url)
+    return InProcessHub()

@@ -11,12 +11,29 @@ import httpx
 import pytest
 
 from bot.app import serve_in_thread
-from bot.client_address import client_address, client_tag, parse_trusted_proxies
+from bot.client_address import client_address, client_tag, parse_trusted_proxies, request_scheme
 from bot.settings import Settings
 from bot.supervisor import free_port
 from bot.tickets import TicketDraft, open_ticket_service
 
 TRUSTED = parse_trusted_proxies("10.0.0.5, 192.168.0.0/16, ::1")
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded_proto", "scheme"),
+    [
+        ("203.0.113.7", ["https"], "http"),  # not a proxy: it may say anything about itself
+        ("10.0.0.5", ["https"], "https"),
+        ("10.0.0.5", ["HTTPS"], "https"),
+        ("10.0.0.5", ["http, https"], "https"),  # the right-most is what the trusted peer wrote
+        ("10.0.0.5", ["https", "http"], "http"),
+        ("10.0.0.5", ["gopher"], "http"),  # nonsense leaves the socket's scheme
+        ("10.0.0.5", [], "http"),
+        (None, ["https"], "http"),
+    ],
+)
+def test_the_scheme_comes_from_a_trusted_proxy_only(peer: str | None, forwarded_proto: list[str], scheme: str) -> None:
+    assert request_scheme(peer, forwarded_proto, "http", TRUSTED) == scheme
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,6 +24,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from bot.api.chat import UNKNOWN_CONVERSATION
 from bot.auth import Role, TokenStore
+from bot.console.accounts import AccountStore
+from bot.console.sessions import SessionStore
 from bot.conversation.conversation_ids import ConversationRegistry
 from bot.handoff import notices
 from bot.handoff.desk import HandoffDesk
@@ -31,6 +34,7 @@ from bot.handoff.workflow import Owner, Priority
 from bot.tickets import open_ticket_service
 from tests.bot.test_conversation_faults import FakeRasa, gateway
 from tests.chat_client import Conversations
+from tests.console.conftest import PASSWORD
 
 PHONE = "13912345678"
 MASKED_PHONE = "[电话]"  # bot/redaction.py redact_numbers
@@ -170,6 +174,25 @@ def test_every_handoff_endpoint_and_the_operator_socket_need_a_token(live: Desk)
     assert closed_code(socket, Authorization="Bearer hl_not-a-token") == 1008
     with connect(socket, additional_headers=live.wang, open_timeout=10) as header_socket:
         assert receive(header_socket, "queue")["entries"][0]["conversation_id"] == conversation_id
+
+
+def test_the_console_session_reaches_the_operator_socket_from_this_site_and_the_api_with_its_csrf(
+    live: Desk,
+) -> None:
+    conversation_id = live.queued("c1")
+    AccountStore(live.desk.engine).add("zhao", PASSWORD, Role.OPERATOR, actor="test")
+    opened = SessionStore(live.desk.engine, ttl=timedelta(hours=1), idle=timedelta(minutes=30)).login("zhao", PASSWORD)
+    assert opened is not None
+    cookie = {"Cookie": f"hotline_session={opened.token}"}
+    with connect(f"{live.ws}/api/handoff/live", additional_headers={**cookie, "Origin": live.url}) as socket:
+        assert receive(socket, "presence")["online"] == ["zhao"]
+    assert closed_code(f"{live.ws}/api/handoff/live", **cookie, Origin="http://evil.example") == 1008
+    with live.http() as client:
+        assert client.get("/api/handoff/queue", headers=cookie).status_code == 200
+        take = f"/api/handoff/{conversation_id}/take"
+        assert client.post(take, headers=cookie).status_code == 403  # a cookie alone may not change anything
+        taken = client.post(take, headers={**cookie, "X-CSRF-Token": opened.session.csrf_token})
+        assert taken.status_code == 200 and taken.json()["operator"] == "zhao"
 
 
 # --- the REST contract ----------------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ TABLES = {
     "held_messages",
     "rate_limits",
     "ticket_acknowledgements",
+    "console_users",
+    "console_sessions",
+    "console_login_events",
     "alembic_version",
 }
 
