@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency bench-answers bench-calibration bench-first-answer screenshots lock vendor clean
+.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency bench-answers bench-calibration bench-first-answer bench-handoff screenshots lock vendor clean
 
 help:
 	@echo "make run    set everything up, build the index and train the model if stale, start the assistant"
@@ -19,7 +19,7 @@ help:
 	@echo "make vendor refresh the console's vendored htmx and ECharts from npm (bot/console/frontend)"
 	@echo "make screenshots  refresh the console's screenshots in docs/screenshots/ (chromium, a CJK font)"
 	@echo "make bench-retrieval | bench-embedders | bench-routing | bench-emergency | bench-nlu | bench-answers"
-	@echo "           | bench-first-answer   benchmarks (write benchmarks/results/*.md)"
+	@echo "           | bench-first-answer | bench-handoff   benchmarks (write benchmarks/results/*.md)"
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -85,6 +85,11 @@ bench-turns: setup index
 # With TEST_DATABASE_URL set (scripts/start-postgres.sh prints one) PostgreSQL is measured beside SQLite.
 bench-tickets: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/tickets.py
+
+# Live handoff latency: citizen ↔ operator screens and queue changes, beside a bare WebSocket echo. With
+# TEST_DATABASE_URL set PostgreSQL is measured beside SQLite.
+bench-handoff: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/handoff.py
 
 # The emergency net against its labelled sets, side by side with the detector main had before issue 9.
 bench-emergency: $(VENV)/.installed
