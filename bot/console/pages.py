@@ -211,6 +211,7 @@ def _conversation_page(
         return _error_page(request, 404, UNKNOWN_CONVERSATION)
     context.update(extra)
     context["may_act"] = _may_act(context["conversation"], user)
+    context["show_ticket_form"] = request.query_params.get("ticket") == "form"
     filed = request.query_params.get("filed")
     if filed and "filed_ticket" not in context:
         context["filed_ticket"] = _tickets(request).get(filed)
@@ -239,7 +240,13 @@ def _fragment(request: Request, conversation_id: str, user: Principal, name: str
         context = _conversation_context(request, conversation_id)
     except UnknownConversation:
         return _error_page(request, 404, UNKNOWN_CONVERSATION)
-    return render(request, name, may_act=_may_act(context["conversation"], user), **context)
+    return render(request, name, may_act=_may_act(context["conversation"], user), kinds=KIND_LABELS, **context)
+
+
+@router.get("/conversations/{conversation_id}/ticket-form")
+def ticket_form(request: Request, conversation_id: str, user: ConsoleUser) -> HTMLResponse:
+    """生成工单's form, pre-filled from the transcript as it is now (fetched when the operator opens it)."""
+    return _fragment(request, conversation_id, user, "_ticket_form.html")
 
 
 @router.get("/conversations/{conversation_id}/suggestions")

@@ -170,7 +170,9 @@ def test_a_citizen_and_an_operator_from_the_queue_to_the_rating(
         save_screenshot(operator, "conversation.png", shots)
 
         # The operator files a ticket from the conversation, pre-filled; the citizen is told its number.
+        operator.get_by_role("link", name="按当前对话填写工单").click()
         form = operator.locator("#ticket-form")
+        form.wait_for(timeout=LIVE_S)
         assert "出生医学证明丢了" in form.locator("textarea[name=description]").input_value()
         form.locator("select[name=kind]").select_option("callback")
         form.locator("input[name=phone]").fill(f"138{uuid.uuid4().int % 10**8:08d}")

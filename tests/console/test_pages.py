@@ -93,6 +93,7 @@ def test_every_page_needs_a_login_and_no_action_runs_without_one(gateway: Gatewa
         f"/console/conversations/{sender}/state",
         f"/console/conversations/{sender}/transcript",
         f"/console/conversations/{sender}/suggestions",
+        f"/console/conversations/{sender}/ticket-form",
         "/console/tickets",
         f"/console/tickets/{number}",
         "/console/supervisor",
@@ -284,9 +285,12 @@ def test_a_ticket_filed_from_a_conversation_is_prefilled_and_filed_once(gateway:
         transcript.record(sender, Speaker.CITIZEN, "市第三医院挂号处多收了我50元挂号费，还不给退")
         transcript.record(sender, Speaker.CITIZEN, f"我叫王小明，电话{PHONE}")
         page = client.get(f"/console/conversations/{sender}").text
-        form = page[page.index('id="ticket-form"') :]
-        form = form[: form.index("</form>")]
-        assert PHONE not in page and MASKED in form
+        assert PHONE not in page and 'id="ticket-form"' not in page  # the form is filled when it is opened
+        form = client.get(f"/console/conversations/{sender}/ticket-form").text
+        assert 'id="ticket-form"' in form and "<html" not in form
+        assert PHONE not in form and MASKED in form
+        without_javascript = client.get(f"/console/conversations/{sender}", params={"ticket": "form"}).text
+        assert 'id="ticket-form"' in without_javascript and MASKED in without_javascript
         assert "多收了我50元挂号费" in form and "我叫王小明，电话[电话]" in form
         assert "转人工" not in form and "挂号费怎么收" not in form  # asking for a person, a question the bot answered
         assert re.search(r'<option value="complaint" selected>', form)
@@ -339,7 +343,7 @@ def test_a_conversation_without_a_phone_asks_the_operator_for_one(gateway: Gatew
     HandoffDesk(gateway.engine).request(sender, "web", "requested")
     with gateway.logged_in("li") as client:
         token = csrf(client)
-        page = client.get(f"/console/conversations/{sender}").text
+        page = client.get(f"/console/conversations/{sender}/ticket-form").text
         assert "会话中没有号码" in page and '<option value="report" selected>' in page
         fields = {"csrf_token": token, "kind": "report", "description": "小区门口有无证诊所"}
         refused = client.post(f"/console/conversations/{sender}/ticket", data=fields)
