@@ -120,6 +120,15 @@ def _facts(form: TicketForm) -> dict[str, str]:
         raise ValueError("请填写事情经过")
     if len(description) > _DESCRIPTION_MAX:
         raise ValueError(f"事情经过不能超过{_DESCRIPTION_MAX}字")
+    for label, value, limit in (
+        ("地点", form.location, 500),
+        ("时间", form.occurred_at, 200),
+        ("涉及单位或人员", form.subject, 500),
+        ("姓名", form.name, 64),
+        ("联系电话", form.phone, 32),
+    ):
+        if len(value.strip()) > limit:
+            raise ValueError(f"{label}不能超过{limit}字")
     return {
         "kind": kind,
         "description": description,

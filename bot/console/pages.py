@@ -19,7 +19,7 @@ from functools import cache
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -55,6 +55,9 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 T = TypeVar("T")
 
 TICKETS_PER_PAGE = 20
+MAX_REPLY = 4000  # as the REST API (bot/api/handoff.py)
+MAX_NOTE = 2000
+MAX_SEARCH = 200
 TAKEN = "已被其他坐席接入"
 UNKNOWN_CONVERSATION = "没有这个会话"
 
@@ -109,6 +112,11 @@ def _htmx(request: Request) -> bool:
 
 def _at(conversation_id: str) -> str:
     return f"/console/conversations/{conversation_id}"
+
+
+def _too_long(text: str, limit: int, what: str) -> str:
+    """The refusal for `text` over `limit` characters, in words; "" when it fits."""
+    return f"{what}不能超过{limit}字" if len(text) > limit else ""
 
 
 def _see(path: str) -> RedirectResponse:
@@ -277,11 +285,11 @@ async def _conversation_action(
 
 @router.post("/conversations/{conversation_id}/reply")
 async def reply(
-    request: Request, conversation_id: str, user: ConsoleUser, text: Annotated[str, Form(max_length=4000)] = ""
+    request: Request, conversation_id: str, user: ConsoleUser, text: Annotated[str, Form()] = ""
 ) -> Response:
     """The operator's reply, delivered on the citizen's channel (htmx: 204, the transcript shows it live)."""
-    if not text.strip():
-        message = "回复不能为空"
+    message = _too_long(text, MAX_REPLY, "回复") or ("" if text.strip() else "回复不能为空")
+    if message:
         if _htmx(request):
             return PlainTextResponse(message, status_code=422)
         page = _conversation_page
@@ -316,10 +324,10 @@ async def handback(request: Request, conversation_id: str, user: ConsoleUser) ->
 
 @router.post("/conversations/{conversation_id}/close")
 async def close(
-    request: Request, conversation_id: str, user: ConsoleUser, note: Annotated[str, Form(max_length=2000)] = ""
+    request: Request, conversation_id: str, user: ConsoleUser, note: Annotated[str, Form()] = ""
 ) -> Response:
     """结束会话 with the resolution note (required); the citizen is asked for a rating."""
-    action = _handoff(request).close(conversation_id, user, note)
+    action = _handoff(request).close(conversation_id, user, note[:MAX_NOTE])
     return await _conversation_action(request, conversation_id, user, action, _at(conversation_id))
 
 
@@ -329,12 +337,12 @@ async def ticket_from_conversation(
     conversation_id: str,
     user: ConsoleUser,
     kind: Annotated[str, Form()] = "",
-    description: Annotated[str, Form(max_length=8000)] = "",
-    location: Annotated[str, Form(max_length=500)] = "",
-    occurred_at: Annotated[str, Form(max_length=200)] = "",
-    subject: Annotated[str, Form(max_length=500)] = "",
-    name: Annotated[str, Form(max_length=64)] = "",
-    phone: Annotated[str, Form(max_length=32)] = "",
+    description: Annotated[str, Form()] = "",
+    location: Annotated[str, Form()] = "",
+    occurred_at: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
     consent_to_contact: Annotated[bool, Form()] = False,
 ) -> Response:
     """生成工单 from the conversation. The citizen is told the number if this operator is with them now."""
@@ -408,32 +416,36 @@ def tickets_page(
     status: str = "",
     kind: str = "",
     department: str = "",
-    overdue: bool = False,
-    q: Annotated[str, Query(max_length=200)] = "",
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    overdue: str = "",
+    q: str = "",
+    page: str = "1",
 ) -> HTMLResponse:
     service = _tickets(request)
+    late = overdue in ("1", "true", "on")
+    q = q.strip()[:MAX_SEARCH]
+    number = int(page) if page.isdigit() else 1
     try:
         where = TicketFilter(
             status=_choice(TicketStatus, status, "状态"),
             kind=_choice(TicketKind, kind, "类型"),
             department=department or None,
-            overdue_on=service.today() if overdue else None,
-            text=q.strip() or None,
+            overdue_on=service.today() if late else None,
+            text=q or None,
         )
     except _Refused as refused:
         return _error_page(request, refused.status_code, refused.message)
     total = service.count(where)
     pages = max(1, math.ceil(total / TICKETS_PER_PAGE))
-    items = service.list(where, limit=TICKETS_PER_PAGE, offset=(page - 1) * TICKETS_PER_PAGE)
-    filters = {"status": status, "kind": kind, "department": department, "overdue": "1" if overdue else "", "q": q}
+    page_number = min(max(1, number), pages)
+    items = service.list(where, limit=TICKETS_PER_PAGE, offset=(page_number - 1) * TICKETS_PER_PAGE)
+    filters = {"status": status, "kind": kind, "department": department, "overdue": "1" if late else "", "q": q}
     kept = {key: value for key, value in filters.items() if value}
     return render(
         request,
         "tickets.html",
         tickets=items,
         total=total,
-        page=page,
+        page=page_number,
         pages=pages,
         filters=filters,
         page_url=lambda n: "/console/tickets?" + urlencode({**kept, "page": n}),
@@ -504,12 +516,19 @@ def assign(
     request: Request,
     number: str,
     user: ConsoleUser,
-    department: Annotated[str, Form(max_length=100)] = "",
-    assignee: Annotated[str, Form(max_length=64)] = "",
-    domain: Annotated[str, Form(max_length=20)] = "",
+    department: Annotated[str, Form()] = "",
+    assignee: Annotated[str, Form()] = "",
+    domain: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
     service = _tickets(request)
+    refused = (
+        _too_long(department, 100, "承办单位") or _too_long(assignee, 64, "承办人") or _too_long(domain, 20, "领域")
+    )
+    if not (department.strip() or assignee.strip() or domain.strip()):
+        refused = "请选择承办单位、领域，或填写承办人"
+    if refused:
+        return _ticket_page(request, number, status_code=422, error=refused)
 
     def change() -> object:
         return service.assign(number, user.actor, department=department, assignee=assignee, domain=domain)
@@ -526,10 +545,11 @@ def transition(
 
 
 @router.post("/tickets/{number}/reply")
-def ticket_reply(
-    request: Request, number: str, user: ConsoleUser, text: Annotated[str, Form(max_length=8000)] = ""
-) -> Response:
+def ticket_reply(request: Request, number: str, user: ConsoleUser, text: Annotated[str, Form()] = "") -> Response:
     service = _tickets(request)
+    refused = _too_long(text.strip(), 8000, "答复") or ("" if text.strip() else "答复内容不能为空")
+    if refused:
+        return _ticket_page(request, number, status_code=422, error=refused)
     return _ticket_change(request, number, lambda: service.reply(number, text, user.actor), _ticket_at(number))
 
 
@@ -545,13 +565,11 @@ def _back(next_path: str, number: str) -> str:
 
 
 @router.get("/supervisor")
-def supervisor_page(
-    request: Request, _user: ConsoleSupervisor, ticket: Annotated[str, Query(max_length=40)] = ""
-) -> HTMLResponse:
+def supervisor_page(request: Request, _user: ConsoleSupervisor, ticket: str = "") -> HTMLResponse:
     """督办: overdue tickets to reassign, the conversations operators hold, who is online, a ticket's audit
     trail, and both kinds of satisfaction."""
     service = _tickets(request)
-    number = ticket.strip()
+    number = ticket.strip()[:40]
     trail, trail_error = None, None
     if number:
         if service.get(number) is None:

@@ -232,6 +232,8 @@ def test_take_reply_typing_release_handback_close(gateway: Gateway) -> None:
         assert turns(gateway, sender, Speaker.OPERATOR) == ["您好，请讲", "我在听"]
         empty = li.post(f"/console/conversations/{sender}/reply", data={"csrf_token": token, "text": "  "})
         assert empty.status_code == 422 and "回复不能为空" in empty.text
+        long = li.post(f"/console/conversations/{sender}/reply", data={"csrf_token": token, "text": "长" * 4001})
+        assert long.status_code == 422 and "回复不能超过4000字" in long.text
         transcript = li.get(f"/console/conversations/{sender}/transcript").text
         assert "您好，请讲" in transcript and "坐席 li" in transcript
         assert li.post(f"/console/conversations/{sender}/typing", headers={"X-CSRF-Token": token}).status_code == 204
@@ -317,6 +319,8 @@ def test_a_ticket_filed_from_a_conversation_is_prefilled_and_filed_once(gateway:
         assert refused.status_code == 422 and "请选择工单类型" in refused.text
         blank = client.post(f"/console/conversations/{sender}/ticket", data={**fields, "description": " "})
         assert blank.status_code == 422 and "请填写事情经过" in blank.text
+        far = client.post(f"/console/conversations/{sender}/ticket", data={**fields, "location": "路" * 501})
+        assert far.status_code == 422 and "地点不能超过500字" in far.text and 'id="ticket-form"' in far.text
 
     service = tickets(gateway)
     assert service.count() == 1
@@ -389,7 +393,10 @@ def test_tickets_list_filters_and_pages(gateway: Gateway) -> None:
         department = service.get(late).department  # type: ignore[union-attr]
         by_department = client.get("/console/tickets", params={"department": department, "kind": "complaint"}).text
         assert re.findall(r'<tr data-number="([^"]+)"', by_department) == [late]
-        assert client.get("/console/tickets", params={"status": "bogus"}).status_code == 422
+        bogus = client.get("/console/tickets", params={"status": "bogus"})
+        assert bogus.status_code == 422 and "未知的状态" in bogus.text
+        assert "第 1/2 页" in client.get("/console/tickets", params={"page": "abc"}).text  # not an error page
+        assert "第 2/2 页" in client.get("/console/tickets", params={"page": "99"}).text  # the last one
         text = client.get("/console/tickets", params={"q": "第3社区"}).text
         assert re.findall(r'<tr data-number="([^"]+)"', text) == [suggestions[3]]
 
@@ -427,7 +434,11 @@ def test_a_ticket_detail_unmasks_on_an_audited_read_and_is_worked_through_the_se
         )
         assert replied.status_code == 303
         empty = client.post(f"/console/tickets/{number}/reply", data={"csrf_token": token, "text": ""})
-        assert empty.status_code == 422
+        assert empty.status_code == 422 and "答复内容不能为空" in empty.text
+        nothing = client.post(f"/console/tickets/{number}/assign", data={"csrf_token": token})
+        assert nothing.status_code == 422 and "请选择承办单位" in nothing.text
+        too_long = client.post(f"/console/tickets/{number}/assign", data={"csrf_token": token, "assignee": "张" * 65})
+        assert too_long.status_code == 422 and "承办人不能超过64字" in too_long.text
         assert client.get("/console/tickets/12320-20260101-999999").status_code == 404
         assert client.post("/console/tickets/nonsense/contact", data={"csrf_token": token}).status_code == 404
 
