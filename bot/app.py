@@ -20,6 +20,7 @@ from actions.answering import Answerer
 from bot.api import chat, chat_live, handoff, tickets, users
 from bot.auth import TokenStore
 from bot.channels.base import Channels
+from bot.channels.ticket_updates import TicketUpdates
 from bot.channels.web import WebChannel
 from bot.client_address import TrustedProxyScheme, parse_trusted_proxies
 from bot.console import analytics_routes, pages
@@ -76,10 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         desk = HandoffDesk(ticket_service.engine, hub=hub, policy=policy)
         transcript = TranscriptStore(ticket_service.engine, hub)
         ratings = RatingStore(ticket_service.engine)
+        channels = Channels(WebChannel(hub))
+        app.state.channels = channels
         handoff = HandoffService(
             desk,
             transcript,
-            Channels(WebChannel(hub)),
+            channels,
             hub,
             rasa,
             ratings=ratings,
@@ -112,10 +115,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.citizen_checks = AttemptLimiter(ticket_service.engine, ticket_check_policy(settings))
         # The live page's checks of its conversation id (socket, polling, rating): unknown ids counted per client.
         app.state.conversation_checks = AttemptLimiter(ticket_service.engine, conversation_check_policy(settings))
+        updates = TicketUpdates(ticket_service.engine, channels, desk, transcript)
         async with (
             _webhooks(settings, ticket_service.engine),
             _retention(settings, ticket_service.engine),
             handoff.sweeping(settings.handoff_sweep_interval_s),
+            updates.running(settings.ticket_updates_interval_s),
         ):
             yield
         hub.close()

@@ -45,7 +45,8 @@ from bot.tickets.workflow import ANSWERED, FINISHED, check_move
 
 logger = logging.getLogger(__name__)
 
-CHANNELS = frozenset({"web", "phone", "sms", "wechat"})
+# "voice": the IVR (Twilio); "phone": a call an operator took and filed by hand.
+CHANNELS = frozenset({"web", "voice", "phone", "sms", "wechat"})
 _KEY_MAX = 255
 _AUDITED = (Ticket, TicketContact, TicketMessage)
 _BODY_MAX = 8000
