@@ -24,8 +24,8 @@ from bot.tickets.privacy import find_phone, mask_phone
 #: Citizen turns that say nothing about the matter: a greeting, a yes, asking for a person, asking for a ticket's
 #: status, and the questions the bot answered from the knowledge base (ask_*).
 _NOT_THE_MATTER = frozenset({"greet", "goodbye", "thank", "affirm", "deny", "request_human", "query_ticket"})
-#: Conversation channels → ticket channels (a phone call is "voice" in the conversation, "phone" on a ticket).
-_TICKET_CHANNEL = {"web": "web", "sms": "sms", "wechat": "wechat", "voice": "phone"}
+#: The conversation channels a ticket keeps (a call stays "voice": the ticket's answer goes back on it).
+_TICKET_CHANNELS = frozenset({"web", "sms", "wechat", "voice"})
 _DESCRIPTION_MAX = 8000
 NO_PHONE = "会话中没有找到市民的联系电话，请询问市民后填写"
 
@@ -106,7 +106,7 @@ def prefill(conversation: Conversation, turns: Sequence[Turn]) -> TicketPrefill:
 
 
 def ticket_channel(channel: str) -> str:
-    return _TICKET_CHANNEL.get(channel, "web")
+    return channel if channel in _TICKET_CHANNELS else "web"
 
 
 def _facts(form: TicketForm) -> dict[str, str]:
