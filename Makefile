@@ -126,7 +126,6 @@ vendor:
 # the real stack. Needs a CJK font (Debian: fonts-noto-cjk), or every Chinese character is a box.
 screenshots: setup
 	HOTLINE_SCREENSHOTS=docs/screenshots $(VENV)/bin/python -m pytest -q -m screenshots tests
-	$(VENV)/bin/python -m pytest -q tests/analytics/test_page.py -k screenshot  # writes analytics.png itself
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

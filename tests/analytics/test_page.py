@@ -1,6 +1,6 @@
 """/console/analytics over real HTTP (the gateway on loopback via serve_in_thread) against the seeded database,
 on SQLite and PostgreSQL: supervisors only, every figure on the page, a CSV per figure identical to the
-figure's rows, no personal number anywhere; and the page in chromium, drawn, saved as docs/screenshots/analytics.png."""
+figure's rows, no personal number anywhere; and the page in chromium, drawn, saved as analytics.png"""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from bot.analytics import FIGURES, Analytics, Period, to_csv
 from bot.auth import Role
 from tests.analytics.seed import PERIOD, PERSONAL_NUMBERS, Seeded, seed
 from tests.console.conftest import PASSWORD, Gateway, start_gateway
+from tests.console.screenshots import save_screenshot
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "screenshots" / "analytics.png"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PERIOD_QUERY = {"since": PERIOD.since.isoformat(), "until": PERIOD.until.isoformat()}
 
@@ -97,6 +97,7 @@ def browser():
         browser.close()
 
 
+@pytest.mark.screenshots
 def test_the_page_draws_every_chart_and_is_saved_as_a_screenshot(browser, tmp_path: Path) -> None:
     # The browser sees the storage only through the page: SQLite is enough here (the tests above run both).
     seeded = seed(f"sqlite:///{tmp_path / 'hotline.db'}")
@@ -122,8 +123,7 @@ def test_the_page_draws_every_chart_and_is_saved_as_a_screenshot(browser, tmp_pa
         assert page.locator("#figure-knowledge_gaps .empty").inner_text() == "本期无数据。"
         page.goto(f"{console.url}/console/analytics?since=2026-11-23&until=2026-12-21")
         page.locator("[data-chart][data-rendered=true]").nth(charts.count() - 1).wait_for()
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOT), full_page=True)
+        save_screenshot(page, "analytics.png", tmp_path / "screenshots")
     seeded.service.close()
 
 
