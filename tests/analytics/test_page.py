@@ -17,7 +17,6 @@ from tests.analytics.seed import PERIOD, PERSONAL_NUMBERS, Seeded, seed
 from tests.console.conftest import PASSWORD, Gateway, start_gateway
 from tests.console.screenshots import save_screenshot
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 PERIOD_QUERY = {"since": PERIOD.since.isoformat(), "until": PERIOD.until.isoformat()}
 
