@@ -15,10 +15,11 @@ from fastapi.responses import FileResponse
 from sqlalchemy import Engine
 
 from actions.answering import Answerer
-from bot.api import chat, tickets, users
+from bot.api import chat, tickets, users, wechat
 from bot.auth import TokenStore
 from bot.channels.base import Channels
 from bot.channels.web import WebChannel
+from bot.channels.wechat.channel import WeChatChannel
 from bot.client_address import TrustedProxyScheme, parse_trusted_proxies
 from bot.console import routes as console
 from bot.console.accounts import AccountStore
@@ -70,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         policy = policy_from_settings(settings, lambda: online[0].operators_online() if online else 0)
         desk = HandoffDesk(ticket_service.engine, hub=hub, policy=policy)
         transcript = TranscriptStore(ticket_service.engine, hub)
-        handoff = HandoffService(desk, transcript, Channels(WebChannel(hub)), hub, rasa)
+        channels = Channels(WebChannel(hub))
+        handoff = HandoffService(desk, transcript, channels, hub, rasa)
         online.append(handoff)
         app.state.hub, app.state.desk, app.state.transcript, app.state.handoff = hub, desk, transcript, handoff
         app.state.accounts = AccountStore(ticket_service.engine)
@@ -90,6 +92,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue_changed=handoff.queue_changed,
         )
         app.state.conversations = ConversationRegistry(ticket_service.engine)
+        app.state.wechat = WeChatChannel.from_settings(settings, app.state.core, ticket_service.engine)
+        if app.state.wechat is not None:
+            channels.add(app.state.wechat)
         # Shared with the action server's status query through the database: one count per client.
         app.state.citizen_checks = AttemptLimiter(ticket_service.engine, ticket_check_policy(settings))
         async with (
@@ -98,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             handoff.sweeping(settings.handoff_sweep_interval_s),
         ):
             yield
+        if app.state.wechat is not None:
+            await app.state.wechat.aclose()
         hub.close()
         await rasa.aclose()
         ticket_service.close()
@@ -108,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(tickets.router)
     app.include_router(users.router)
+    app.include_router(wechat.router)
     console.install(app)
     app.add_middleware(TrustedProxyScheme, trusted=trusted_proxies)  # https behind a trusted proxy: Secure cookies
 
