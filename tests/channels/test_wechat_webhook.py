@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session
 from bot.app import serve_in_thread
 from bot.channels.base import Kind, OutboundMessage
 from bot.channels.wechat.api import CustomerServiceApi
-from bot.channels.wechat.channel import GREETING, IMAGE, VOICE_UNHEARD, WeChatChannel
+from bot.channels.wechat.channel import GREETING, IMAGE, RATED, VOICE_UNHEARD, WeChatChannel
 from bot.channels.wechat.models import WeChatContactRow, WeChatMessageRow
 from bot.channels.wechat.render import MAX_MESSAGE_BYTES, OPTIONS_HEAD
 from bot.conversation.conversation_ids import channel_id
 from bot.conversation.core import ConversationCore
 from bot.conversation.rasa_client import RasaClient
+from bot.conversation.ratings import RatingRow
 from bot.database import create_ticket_engine, upgrade_schema
 from bot.handoff.desk import Conversation, HandoffDesk
 from bot.handoff.workflow import Owner, Priority
@@ -408,6 +409,39 @@ def test_deliver_reaches_the_citizen_within_the_window_and_not_outside_it(
         asyncio.run(operator_side(url, http))
     engine.dispose()
     assert wechat_api.sent_to(openid).count(reply.text) == 1
+
+
+def test_a_rating_request_is_answered_with_a_digit(
+    database_url: str, rasa: RecordingRasa, wechat_api: FakeWeChatApi, platform: WeChatPlatform
+) -> None:
+    openid = new_openid()
+    settings = gateway_settings(database_url, rasa.url, wechat_api.url)
+    assert settings.conversation_key is not None
+    conversation_id = channel_id("wechat", openid, settings.conversation_key.get_secret_value())
+    engine = create_ticket_engine(database_url)
+
+    async def ask_for_a_rating() -> None:
+        desk = HandoffDesk(engine)
+        desk.offer(conversation_id, "wechat", "angry")  # the conversation's row, as a handoff would leave it
+        desk.ask_rating(conversation_id)
+        core = ConversationCore(RasaClient(rasa.url), desk)
+        channel = WeChatChannel.from_settings(settings, core, engine)
+        assert channel is not None
+        conversation = desk.find(conversation_id)
+        request = OutboundMessage(Kind.RATING_REQUEST, "请为本次服务打分：1分很不满意，5分非常满意。")
+        assert await channel.deliver(conversation, request) is True
+        await channel.aclose()
+        await core.rasa.aclose()
+
+    with wechat_gateway(database_url, rasa.url, wechat_api.url) as (url, http):
+        platform.push(http, url, text_xml(openid, "你好", msg_id()))
+        asyncio.run(ask_for_a_rating())
+        assert platform.push(http, url, text_xml(openid, "5", msg_id())).reply == RATED
+        assert platform.push(http, url, text_xml(openid, "4", msg_id())).reply == "您好"  # answered once: text now
+    with Session(engine) as session:
+        scores = list(session.scalars(select(RatingRow.score).where(RatingRow.sender_id == conversation_id)))
+    engine.dispose()
+    assert scores == [5] and rasa.messages() == ["你好", "4"]
 
 
 def test_a_refused_token_is_refreshed_once_and_the_message_sent(

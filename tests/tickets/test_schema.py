@@ -28,6 +28,9 @@ TABLES = {
     "console_users",
     "console_sessions",
     "console_login_events",
+    "wechat_messages",
+    "wechat_contacts",
+    "wechat_access_tokens",
     "alembic_version",
 }
 
