@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,9 @@ import pytest
 
 from bot.app import serve_in_thread
 from bot.settings import Settings
-from tests.channels.wechat_platform import FakeWeChatApi, WeChatPlatform, wechat_settings
+from bot.supervisor import free_port
+from tests.channels.wechat_platform import FakeWeChatApi, WeChatPlatform, wechat_env, wechat_settings
+from tests.stack import StackDidNotStart, hotline_up
 
 
 class RecordingRasa:
@@ -100,3 +103,34 @@ def wechat_gateway(database_url: str, rasa_url: str, api_url: str, **more: Any) 
     settings = gateway_settings(database_url, rasa_url, api_url, **more)
     with serve_in_thread(settings) as url, httpx.Client(timeout=60, trust_env=False) as http:
         yield url, http
+
+
+@dataclass(frozen=True)
+class WeChatStack:
+    """`hotline up` with the WeChat channel on: real Rasa with the trained model, real actions, a real index."""
+
+    url: str
+    rasa_url: str
+    database_url: str
+    index: Path
+    conversation_key: str
+    api: FakeWeChatApi
+
+
+@pytest.fixture(scope="module")
+def wechat_stack(tmp_path_factory, trained_model, knowledge_index) -> Iterator[WeChatStack]:
+    """One stack for a module's tests (a stack costs minutes and a gigabyte): the shared hotline_stack started
+    the same way, plus the WeChat settings and a fake WeChat API it sends to."""
+    var = tmp_path_factory.mktemp("wechat-var")
+    database_url = f"sqlite:///{var / 'hotline.db'}"
+    ports = (free_port(), free_port(), free_port())
+    api = FakeWeChatApi()
+    env = {"DATABASE_URL": database_url, **wechat_env(api.url)}
+    try:
+        with hotline_up(knowledge_index, var, env, ports=ports, log=var.parent / "wechat-hotline-up.log") as url:
+            key = (var / "conversation.key").read_text(encoding="ascii").strip()
+            yield WeChatStack(url, f"http://127.0.0.1:{ports[1]}", database_url, knowledge_index, key, api)
+    except StackDidNotStart as exc:
+        pytest.fail(str(exc))
+    finally:
+        api.close()
