@@ -18,7 +18,9 @@ CITATION = {"doc_id": "d1", "title": "出生医学证明办理指南", "section"
 
 
 def test_the_source_line_of_the_answer_is_replaced_by_one_title_line_and_its_url() -> None:
-    reply = Reply("补办需要身份证。\n来源：《出生医学证明办理指南》（卫发〔2020〕1号） 全文 https://example.gov.cn/birth")
+    reply = Reply(
+        "补办需要身份证。\n来源：《出生医学证明办理指南》（卫发〔2020〕1号） 全文 https://example.gov.cn/birth"
+    )
     reply.citations.append(CITATION)
     rendered = render([reply, Reply("还有其他问题吗？", citations=[CITATION])])
     assert rendered.parts == [

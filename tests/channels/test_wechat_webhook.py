@@ -23,6 +23,7 @@ from bot.app import serve_in_thread
 from bot.channels.base import Kind, OutboundMessage
 from bot.channels.wechat.api import CustomerServiceApi
 from bot.channels.wechat.channel import GREETING, IMAGE, RATED, VOICE_UNHEARD, WeChatChannel
+from bot.channels.wechat.contacts import Contacts
 from bot.channels.wechat.models import WeChatContactRow, WeChatMessageRow
 from bot.channels.wechat.render import MAX_MESSAGE_BYTES, OPTIONS_HEAD
 from bot.conversation.conversation_ids import channel_id
@@ -226,8 +227,14 @@ def test_voice_image_subscribe_and_menu_clicks(
         for n, key in enumerate(("HOTLINE_COMPLAINT", "HOTLINE_QUERY_TICKET", "HOTLINE_HUMAN"), 1):
             clicked = platform.push(http, url, event_xml(openid, "CLICK", key, create_time=now + n))
             assert clicked.response.status_code == 200
+        key = gateway_settings(database_url, rasa.url, wechat_api.url).conversation_key
+        assert key is not None
+        contacts = Contacts(create_ticket_engine(database_url))
+        assert contacts.reachable(channel_id("wechat", openid, key.get_secret_value())) is True
         unsubscribed = platform.push(http, url, event_xml(openid, "unsubscribe"))
         assert unsubscribed.response.text == "success"
+        assert contacts.reachable(channel_id("wechat", openid, key.get_secret_value())) is False
+        contacts.engine.dispose()
     assert rasa.messages() == ["我要投诉。", "/complaint", "/query_ticket", "/request_human"]
 
 

@@ -114,9 +114,21 @@ class WeChatChannel:
 
     async def _answer(self, incoming: Incoming, deadline: float) -> str | None:
         """The passive reply's text, or None for "success" (nothing, or the answer comes through the API)."""
-        if incoming.kind not in ("text", "voice", "image", "subscribe", "click", "other"):
-            return None  # unsubscribe, location reports, menu links: nothing to answer
         conversation_id = channel_id(CHANNEL, incoming.openid, self._key)
+        try:
+            if incoming.kind == "unsubscribe":
+                await _off_loop(self.contacts.shut, conversation_id)
+                return None
+            if incoming.kind == "event":
+                return None  # location reports, menu links, scans: nothing to answer
+            return await self._answer_once(incoming, conversation_id, deadline)
+        except SQLAlchemyError:
+            # No dedup, no turn without the database; the guidance of an emergency does not wait for it.
+            logger.exception("the WeChat ledger failed")
+            guidance = self.core.emergency_guidance(incoming.text) if incoming.kind in ("text", "voice") else None
+            return STORE_DOWN if guidance is None else guidance.text
+
+    async def _answer_once(self, incoming: Incoming, conversation_id: str, deadline: float) -> str | None:
         key = incoming.dedup_key(conversation_id)
         seen = await _off_loop(self.ledger.claim, key, conversation_id)
         if seen is not None:
@@ -129,7 +141,7 @@ class WeChatChannel:
             parts = None
         if parts and await _off_loop(self.ledger.move, key, State.PASSIVE, parts):
             if len(parts) > 1:  # a long answer: the rest follows through the API at once
-                self._keep(self._send(conversation_id, parts[1:]))
+                self._keep(self._send_rest(conversation_id, parts[1:]))
             return parts[0]
         await _off_loop(self.ledger.move, key, State.PUSH)  # False if a retry moved it there already
         self._keep(self._push(task, key, conversation_id))
@@ -166,10 +178,11 @@ class WeChatChannel:
             text = render.chosen(text, options) or text
             result = await self.core.handle(InboundMessage(conversation_id, text, channel=CHANNEL))
             rendered = render.render(result.messages)
-            await _off_loop(self.contacts.offer, conversation_id, rendered.options)
+            if rendered.options is not None:  # `wrote` forgot the last ones already
+                await _off_loop(self.contacts.offer, conversation_id, rendered.options)
             return rendered.parts  # none while a person has the conversation: the bot says nothing
-        except SQLAlchemyError:
-            logger.exception("a WeChat turn failed on the database")
+        except Exception:  # a webhook that fails makes WeChat tell the citizen the account is out of service
+            logger.exception("a WeChat turn failed")
             return [STORE_DOWN]
 
     def _question(self, incoming: Incoming) -> str | None:
@@ -191,15 +204,31 @@ class WeChatChannel:
         }.get(incoming.kind, UNSUPPORTED)
 
     async def _push(self, turn: asyncio.Task[list[str]], key: str, conversation_id: str) -> None:
-        parts = await turn
-        sent = await self._send(conversation_id, parts)
-        await _off_loop(self.ledger.move, key, State.PUSHED if sent else State.FAILED, parts)
+        try:
+            parts = await turn
+            sent = await self._send(conversation_id, parts)
+            await _off_loop(self.ledger.move, key, State.PUSHED if sent else State.FAILED, parts)
+        except Exception:  # a background task: nobody else would see it
+            logger.exception("a WeChat answer could not be pushed")
+
+    async def _send_rest(self, conversation_id: str, parts: list[str]) -> None:
+        try:
+            await self._send(conversation_id, parts)
+        except Exception:  # a background task: nobody else would see it
+            logger.exception("the rest of a long WeChat answer could not be sent")
 
     # -- out: the customer-service API ---------------------------------------------------------------------
 
     async def deliver(self, conversation: Conversation, message: OutboundMessage) -> bool:
         """An operator's reply, a notice or a rating request, through the customer-service API; False when the
         citizen cannot be reached on WeChat now (out of the 48-hour window or the quota)."""
+        try:
+            return await self._deliver(conversation, message)
+        except SQLAlchemyError:
+            logger.exception("a WeChat delivery failed on the database")
+            return False
+
+    async def _deliver(self, conversation: Conversation, message: OutboundMessage) -> bool:
         cid = conversation.sender_id
         if message.kind is Kind.TYPING:
             openid = await _off_loop(self.contacts.openid_if_reachable, cid)
