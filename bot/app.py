@@ -17,11 +17,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.answering import Answerer
-from bot.api import chat, chat_live, handoff, tickets, users
+from bot.api import chat, chat_live, handoff, tickets, users, wechat
 from bot.auth import TokenStore
 from bot.channels.base import Channels
 from bot.channels.ticket_updates import TicketUpdates
 from bot.channels.web import WebChannel
+from bot.channels.wechat.channel import WeChatChannel
 from bot.client_address import TrustedProxyScheme, parse_trusted_proxies
 from bot.console import analytics_routes, pages
 from bot.console import routes as console
@@ -111,6 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue_changed=handoff.queue_changed,
         )
         app.state.conversations = ConversationRegistry(ticket_service.engine)
+        app.state.wechat = WeChatChannel.from_settings(settings, app.state.core, ticket_service.engine)
+        if app.state.wechat is not None:
+            channels.add(app.state.wechat)
         # Shared with the action server's status query through the database: one count per client.
         app.state.citizen_checks = AttemptLimiter(ticket_service.engine, ticket_check_policy(settings))
         # The live page's checks of its conversation id (socket, polling, rating): unknown ids counted per client.
@@ -123,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             updates.running(settings.ticket_updates_interval_s),
         ):
             yield
+        if app.state.wechat is not None:
+            await app.state.wechat.aclose()
         hub.close()
         await rasa.aclose()
         ticket_service.close()
@@ -135,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(handoff.router)
     app.include_router(tickets.router)
     app.include_router(users.router)
+    app.include_router(wechat.router)
     console.install(app)
     app.include_router(analytics_routes.router)
     app.include_router(pages.router)  # the queue, conversations, tickets, the supervisor's page

@@ -8,6 +8,7 @@ import sys
 
 from bot import nlu, up
 from bot.analytics import report
+from bot.channels.wechat import menu as wechat_menu
 from bot.console import cli as users_cli
 from bot.conversation import retention
 from bot.tickets import cli as tickets_cli
@@ -26,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     retention.register(commands)
     users_cli.register(commands)
     report.register(commands)
+    wechat_menu.register(commands)
     args = parser.parse_args(argv)
     index_cli.configure_logging(args.verbose)
     try:

@@ -11,6 +11,7 @@ so every module can import it.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -111,6 +112,20 @@ class Settings(BaseSettings):
     #: A console login lasts this long at most (8 hours: a shift), and ends sooner after this long unused.
     session_ttl_s: float = Field(default=8 * 3600.0, gt=0)
     session_idle_s: float = Field(default=30 * 60.0, gt=0)
+    #: WeChat Official Account (公众号) messaging, /channels/wechat (bot/channels/wechat/). Without a token the
+    #: endpoints are off (404). The token signs every request (3–32 letters or digits, as set in the 公众平台).
+    wechat_token: SecretStr | None = Field(default=None, validate_default=True)
+    #: The account's AppID: safe mode's crypto checks it, the customer-service API needs it with the secret.
+    wechat_appid: str = Field(default="", pattern=r"^[A-Za-z0-9_-]{0,64}$")
+    #: EncodingAESKey (43 characters): safe mode (encrypt_type=aes) is refused without it.
+    wechat_aes_key: SecretStr | None = None
+    #: AppSecret: fetches the access token of the customer-service message API (slow answers, operator replies).
+    wechat_secret: SecretStr | None = Field(default=None, validate_default=True)
+    #: The WeChat API's base URL (tests point it at a local fake).
+    wechat_api_url: str = "https://api.weixin.qq.com"
+    wechat_api_timeout_s: float = Field(default=5.0, gt=0)
+    #: An answer ready within this is the webhook's reply (WeChat waits 5 s); a slower one goes through the API.
+    wechat_passive_budget_s: float = Field(default=4.5, gt=0, lt=5)
 
     @field_validator("var")
     @classmethod
@@ -133,6 +148,31 @@ class Settings(BaseSettings):
             raise ValueError(f"HOTLINE_CONVERSATION_KEY must be at least {MIN_CONVERSATION_KEY_LENGTH} characters")
         return key
 
+    @field_validator("wechat_token")
+    @classmethod
+    def _wechat_token(cls, token: SecretStr | None) -> SecretStr | None:
+        token = _unset_if_empty(token)
+        if token is not None and not re.fullmatch(r"[A-Za-z0-9]{3,32}", token.get_secret_value()):
+            raise ValueError("HOTLINE_WECHAT_TOKEN must be 3–32 letters or digits")
+        return token
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _wechat_aes_key(cls, key: SecretStr | None) -> SecretStr | None:
+        key = _unset_if_empty(key)
+        if key is not None and not re.fullmatch(r"[A-Za-z0-9]{43}", key.get_secret_value()):
+            raise ValueError("HOTLINE_WECHAT_AES_KEY (EncodingAESKey) must be 43 letters or digits")
+        return key
+
+    @field_validator("wechat_secret")
+    @classmethod
+    def _wechat_api_credentials(cls, secret: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # An answer slower than 5 s and every operator reply need the API: a token alone would drop them.
+        secret = _unset_if_empty(secret)
+        if info.data.get("wechat_token") and not (secret and info.data.get("wechat_appid")):
+            raise ValueError("HOTLINE_WECHAT_APPID and HOTLINE_WECHAT_SECRET are required with HOTLINE_WECHAT_TOKEN")
+        return secret
+
     @model_validator(mode="after")
     def _one_database(self) -> Settings:
         plain, prefixed = self.plain_database_url, self.database_url
@@ -153,6 +193,11 @@ class Settings(BaseSettings):
     @property
     def rasa_urls(self) -> list[str]:
         return [url.strip() for url in self.rasa_url.split(",") if url.strip()]
+
+
+def _unset_if_empty(secret: SecretStr | None) -> SecretStr | None:
+    """An empty variable (`HOTLINE_WECHAT_TOKEN=`) means not set, as for every optional secret."""
+    return None if secret is None or not secret.get_secret_value() else secret
 
 
 def load_settings(**overrides: object) -> Settings:

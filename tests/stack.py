@@ -30,13 +30,21 @@ class StackDidNotStart(RuntimeError):
 
 @contextmanager
 def hotline_up(
-    index: Path, var: Path, env: dict[str, str], *, model: Path | None = None, log: Path | None = None
+    index: Path,
+    var: Path,
+    env: dict[str, str],
+    *,
+    model: Path | None = None,
+    log: Path | None = None,
+    ports: tuple[int, int, int] | None = None,
 ) -> Iterator[str]:
     """`hotline up --no-train --var VAR` (serving `model` if given) until the block ends; yields the gateway's URL.
 
+    `ports` (gateway, Rasa, actions): for a caller that also talks to Rasa or the action server; free ones otherwise.
+
     No HOTLINE_CONVERSATION_KEY is passed on: `hotline up` generates one into `var`, as on embedded defaults.
     """
-    ports = [free_port() for _ in range(3)]
+    ports = ports or (free_port(), free_port(), free_port())
     log = log or var.parent / f"{var.name}-hotline-up.log"
     command = [str(Path(sys.executable).with_name("hotline")), "up", "--no-train", "--index", str(index)]
     command += ["--var", str(var), "--port", str(ports[0]), "--rasa-port", str(ports[1])]

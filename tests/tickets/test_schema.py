@@ -29,6 +29,9 @@ TABLES = {
     "console_sessions",
     "console_login_events",
     "citizen_notices",
+    "wechat_messages",
+    "wechat_contacts",
+    "wechat_access_tokens",
     "alembic_version",
 }
 
