@@ -114,8 +114,8 @@ async def reply(conversation_id: str, body: ReplyBody, service: Service, caller:
     if len(text) > MAX_REPLY:
         raise HTTPException(422, f"回复内容不能超过{MAX_REPLY}字")
     with handoff_errors():
-        turn = await service.reply(conversation_id, caller, text)
-    return turn.masked().json()
+        reply = await service.reply(conversation_id, caller, text)
+    return {**reply.turn.masked().json(), "delivered": reply.delivered}
 
 
 @router.post("/handoff/{conversation_id}/typing")

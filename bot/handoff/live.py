@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -35,6 +36,15 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RATING_REQUEST = "请为本次服务打分：1分很不满意，5分非常满意。"
+
+
+CHANNEL_NAMES = {"web": "网页", "voice": "电话", "sms": "短信", "wechat": "微信"}
+
+
+@dataclass(frozen=True)
+class OperatorReply:
+    turn: Turn
+    delivered: bool  # False: the citizen's channel could not take it now
 
 
 class NotHeld(Exception):
@@ -75,7 +85,10 @@ class HandoffService:
         await self.queue_changed()
         return conversation
 
-    async def reply(self, conversation_id: str, operator: Principal, text: str) -> Turn:
+    async def reply(self, conversation_id: str, operator: Principal, text: str) -> OperatorReply:
+        """The operator's reply, in the transcript and delivered on the citizen's channel. A channel that cannot
+        take it now (WeChat outside its 48-hour window, a phone call between turns) leaves a note in the
+        transcript, so the console shows that the citizen must be called back instead."""
         conversation = await _off_loop(self.desk.find, conversation_id)
         if conversation.owner is not Owner.OPERATOR:
             raise NotHeld("会话不在人工服务中，请先接入")
@@ -84,8 +97,12 @@ class HandoffService:
             lambda: self.transcript.record(conversation_id, Speaker.OPERATOR, text, operator=operator.name)
         )
         message = OutboundMessage(Kind.MESSAGE, text, speaker="operator", seq=turn.seq)
-        await self.channels.deliver(conversation, message)
-        return turn
+        delivered = await self.channels.deliver(conversation, message)
+        if not delivered:
+            channel = CHANNEL_NAMES.get(conversation.channel, conversation.channel)
+            note = f"这条回复暂时无法通过{channel}送达市民，请改用电话回访。"
+            await _off_loop(self.transcript.record, conversation_id, Speaker.SYSTEM, note)
+        return OperatorReply(turn, delivered)
 
     async def typing(self, conversation_id: str, operator: Principal) -> None:
         conversation = await _off_loop(self.desk.find, conversation_id)
