@@ -15,9 +15,13 @@ from fastapi.responses import FileResponse
 from sqlalchemy import Engine
 
 from actions.answering import Answerer
-from bot.api import chat, tickets, users
+from bot.api import chat, tickets, twilio, users
 from bot.auth import TokenStore
 from bot.channels.base import Channels
+from bot.channels.followups import FollowupStore, SmsRecipients
+from bot.channels.twilio_sms import SmsAdapter, SmsChannel
+from bot.channels.twilio_voice import VoiceChannel, VoiceIvr, VoiceSettings
+from bot.channels.twilio_webhooks import TwilioMessages, TwilioWebhooks
 from bot.channels.web import WebChannel
 from bot.client_address import TrustedProxyScheme, parse_trusted_proxies
 from bot.console import routes as console
@@ -70,7 +74,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         policy = policy_from_settings(settings, lambda: online[0].operators_online() if online else 0)
         desk = HandoffDesk(ticket_service.engine, hub=hub, policy=policy)
         transcript = TranscriptStore(ticket_service.engine, hub)
-        handoff = HandoffService(desk, transcript, Channels(WebChannel(hub)), hub, rasa)
+        # SMS delivers through Twilio's REST API (when configured); a phone call cannot be pushed to.
+        followups = FollowupStore(ticket_service.engine)
+        texting = TwilioMessages.from_settings(settings)
+        sms = SmsChannel(texting, SmsRecipients(ticket_service.engine), followups, app.state.conversation_key)
+        channels = Channels(WebChannel(hub), sms, VoiceChannel())
+        handoff = HandoffService(desk, transcript, channels, hub, rasa)
         online.append(handoff)
         app.state.hub, app.state.desk, app.state.transcript, app.state.handoff = hub, desk, transcript, handoff
         app.state.accounts = AccountStore(ticket_service.engine)
@@ -90,6 +99,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             queue_changed=handoff.queue_changed,
         )
         app.state.conversations = ConversationRegistry(ticket_service.engine)
+        webhooks: TwilioWebhooks | None = app.state.twilio_webhooks
+        if webhooks is not None:
+            voice = VoiceSettings.from_settings(settings)
+            key = app.state.conversation_key
+            app.state.voice_ivr = VoiceIvr(app.state.core, followups, webhooks, voice, key, sms)
+            app.state.sms_adapter = SmsAdapter(app.state.core, sms)
         # Shared with the action server's status query through the database: one count per client.
         app.state.citizen_checks = AttemptLimiter(ticket_service.engine, ticket_check_policy(settings))
         async with (
@@ -100,12 +115,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         hub.close()
         await rasa.aclose()
+        if texting is not None:
+            await texting.aclose()
         ticket_service.close()
 
     app = FastAPI(title="12320 hotline gateway", lifespan=lifespan)
     app.state.conversation_key = settings.conversation_key.get_secret_value()
     app.state.trusted_proxies = trusted_proxies
+    # Off (404) unless HOTLINE_TWILIO_AUTH_TOKEN is set; every request then carries Twilio's signature or gets 403.
+    app.state.twilio_webhooks = TwilioWebhooks.from_settings(settings)
     app.include_router(chat.router)
+    app.include_router(twilio.router)
     app.include_router(tickets.router)
     app.include_router(users.router)
     console.install(app)

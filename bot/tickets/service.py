@@ -45,7 +45,7 @@ from bot.tickets.workflow import ANSWERED, FINISHED, check_move
 
 logger = logging.getLogger(__name__)
 
-CHANNELS = frozenset({"web", "phone", "sms", "wechat"})
+CHANNELS = frozenset({"web", "phone", "voice", "sms", "wechat"})
 _KEY_MAX = 255
 _AUDITED = (Ticket, TicketContact, TicketMessage)
 _BODY_MAX = 8000
