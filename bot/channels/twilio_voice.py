@@ -103,8 +103,8 @@ PERSON_UNAVAILABLE = "抱歉，人工客服暂时无法接听。需要留言回�
 THANKS = "感谢您的来电，再见。"
 WAITING = "正在为您转接人工客服，您前面还有{ahead}位，请不要挂机。"
 NEXT_IN_LINE = "马上为您接通人工客服，请不要挂机。"
-#: The replies that ask for a number a caller may prefer to key in.
-_ASKS_FOR_A_NUMBER = re.compile(r"电话|号码|工单编号|工单号|后四位|编号")
+#: A reply that asks for a number a caller may prefer to key in ("请留一个联系电话", "请告诉我工单编号").
+_ASKS_FOR_A_NUMBER = re.compile(r"请(?:留|告诉我|说|输入|提供)[^。？]*?(?:电话|号码|手机号|编号|后四位)")
 _TICKET_DIGITS = re.compile(r"^(?:12320)?(\d{8})(\d{6})$")
 _E164 = re.compile(r"^\+[1-9]\d{5,14}$")
 _TRAILING_MARKS = "。，.,!！?？ "
@@ -308,7 +308,7 @@ class VoiceIvr:
             return await self._emergency(conversation, turn, response)
         if turn.handoff or turn.owner in (Owner.QUEUE, Owner.OPERATOR):
             for reply in turn.messages:
-                self._say(response, for_the_ear(reply.text))
+                self._say(response, reply.text)
             await _off_loop(self.followups.put, conversation, CHANNEL, Followup())
             return self._to_a_person(response)
         return await self._speak(call, conversation, turn.messages, response)
@@ -337,10 +337,11 @@ class VoiceIvr:
             choices[TEXT_KEY] = TEXT_IT
         answer = {"text": "\n".join(answer_texts), "citations": citations} if answer_texts else None
         prompt = self._key_prompt(choices, buttons=[b for r in replies for b in r.buttons])
-        if not choices and head and _ASKS_FOR_A_NUMBER.search(head[-1]):
+        last = head[-1] if head else ""
+        if not choices and _ASKS_FOR_A_NUMBER.search(last):
             prompt = KEYED_NUMBER_HINT
-        elif not prompt and answer_texts:
-            prompt = ANYTHING_ELSE
+        elif not prompt and (answer_texts or not any(mark in last for mark in "？?")):
+            prompt = ANYTHING_ELSE  # nothing was asked: say what the caller can do now
         said = "".join(head)
         # Said again when the caller is not heard: the question, or for an answer only what to do next.
         reprompt = prompt if answer_texts else "".join(filter(None, [said, prompt]))
@@ -372,10 +373,10 @@ class VoiceIvr:
     async def _emergency(self, conversation: str, turn: TurnResult, response: VoiceResponse) -> VoiceResponse:
         """The guidance first, in full; then hang up and dial 120/110, or stay for the duty number or a person."""
         for reply in turn.messages:
-            self._say(response, for_the_ear(reply.text))
+            self._say(response, reply.text)
         await _off_loop(self.followups.put, conversation, CHANNEL, Followup())
         duty = self.settings.duty_number
-        self._say(response, for_the_ear(EMERGENCY_CALL + (EMERGENCY_DUTY if duty else EMERGENCY_WAIT)))
+        self._say(response, EMERGENCY_CALL + (EMERGENCY_DUTY if duty else EMERGENCY_WAIT))
         if duty:
             response.dial(duty, action=self.webhooks.url(QUEUE_PATH), method="POST")
             return response
@@ -451,8 +452,10 @@ class VoiceIvr:
         return self.texting is not None and self.texting.messages is not None and call.caller is not None
 
     def _say(self, node: VoiceResponse | Gather, text: str) -> None:
-        if text:
-            node.say(text, voice=self.settings.voice, language=self.settings.voice_language)
+        """<Say> in the configured voice, always rendered for the ear (it is idempotent)."""
+        spoken = for_the_ear(text)
+        if spoken:
+            node.say(spoken, voice=self.settings.voice, language=self.settings.voice_language)
 
     def _gather(
         self, response: VoiceResponse, texts: list[str], path: str, misses: Misses, *, one_key: bool
@@ -472,7 +475,7 @@ class VoiceIvr:
             **keys,
         )
         for text in texts:
-            self._say(gather, for_the_ear(text) if text else "")
+            self._say(gather, text)
         response.append(gather)
         return response
 

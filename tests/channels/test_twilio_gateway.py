@@ -5,6 +5,7 @@ numbered choices, STOP / 开始, deliver() through the REST API, and the IVR's T
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,7 +46,10 @@ LONG_ANSWER = "\n".join(
     [
         "您问的申请材料：父母双方身份证、结婚证和医院出具的出生证明。",
         "【出生医学证明办理指南】以下一次性告知办理所需全部信息：",
-        *(f"第{i}项：请携带相关材料原件和复印件到办理窗口，工作人员当场核验，材料齐全的当场受理。" for i in range(1, 9)),
+        *(
+            f"第{i}项：请携带相关材料原件和复印件到办理窗口，工作人员当场核验，材料齐全的当场受理。"
+            for i in range(1, 9)
+        ),
         "来源：《出生医学证明办理指南》 全文 https://example.org/g",
     ]
 )
@@ -114,7 +118,12 @@ def test_a_forged_or_missing_signature_gets_403_and_reaches_nothing(
         honest = TwilioWebhookClient(http)
         # Signed over the loopback address the request really came to, not the public one Twilio calls.
         misled = TwilioWebhookClient(http, public_url=str(http.base_url).rstrip("/"))
-        params = {"CallSid": "CA" + "2" * 32, "From": CITIZEN, "Body": "出生证明怎么办", "SpeechResult": "出生证明怎么办"}
+        params = {
+            "CallSid": "CA" + "2" * 32,
+            "From": CITIZEN,
+            "Body": "出生证明怎么办",
+            "SpeechResult": "出生证明怎么办",
+        }
         for path in PATHS:
             assert forger.post(path, params).status_code == 403, path
             assert honest.post(path, params, signature="").status_code == 403, path
@@ -133,8 +142,7 @@ def test_a_forged_or_missing_signature_gets_403_and_reaches_nothing(
 
 
 def http_key(http: httpx.Client) -> str:
-    import os
-
+    """The key the gateway derives ids with: this test session's (tests/conftest.py sets it)."""
     return os.environ["HOTLINE_CONVERSATION_KEY"]
 
 
