@@ -5,7 +5,7 @@ twilio_sms.py) and the TwiML goes back as XML."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from twilio.twiml import TwiML
 
 from bot.channels.twilio_voice import CallInput, Misses, VoiceIvr
@@ -22,6 +22,13 @@ async def _signed(request: Request) -> dict[str, str]:
     return await webhooks_of(request).verified_form(request)
 
 
+def _call(form: dict[str, str]) -> CallInput:
+    call = CallInput.from_form(form)
+    if not call.call_sid:  # Twilio always sends it; without it there is no conversation to continue
+        raise HTTPException(status_code=422, detail="缺少 CallSid。")
+    return call
+
+
 def _ivr(request: Request) -> VoiceIvr:
     ivr: VoiceIvr = request.app.state.voice_ivr
     return ivr
@@ -30,21 +37,21 @@ def _ivr(request: Request) -> VoiceIvr:
 @router.post("/voice")
 async def incoming_call(request: Request) -> Response:
     form = await _signed(request)
-    return _twiml(await _ivr(request).answer(CallInput.from_form(form)))
+    return _twiml(await _ivr(request).answer(_call(form)))
 
 
 @router.post("/voice/menu")
 async def menu(request: Request) -> Response:
     form = await _signed(request)
     misses = Misses.from_query(request.query_params)
-    return _twiml(await _ivr(request).menu(CallInput.from_form(form), misses))
+    return _twiml(await _ivr(request).menu(_call(form), misses))
 
 
 @router.post("/voice/turn")
 async def turn(request: Request) -> Response:
     form = await _signed(request)
     misses = Misses.from_query(request.query_params)
-    return _twiml(await _ivr(request).turn(CallInput.from_form(form), misses))
+    return _twiml(await _ivr(request).turn(_call(form), misses))
 
 
 @router.post("/voice/wait")
@@ -56,7 +63,7 @@ async def waiting(request: Request) -> Response:
 @router.post("/voice/queue")
 async def after_person(request: Request) -> Response:
     form = await _signed(request)
-    return _twiml(await _ivr(request).after_person(CallInput.from_form(form), form))
+    return _twiml(await _ivr(request).after_person(_call(form), form))
 
 
 @router.post("/sms")

@@ -3,16 +3,35 @@ it offered, and the SMS recipients with their opt-outs. Synchronous SQLAlchemy: 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.channels.models import FollowupRow, SmsRecipientRow
 from bot.database import READ_ONLY
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+D = TypeVar("D")
+
+
+async def best_effort(default: D, function: Callable[..., T], *args: Any) -> T | D:
+    """A store call in a worker thread, or `default` if the database fails: what a channel remembers between
+    requests is a convenience, never a reason to leave a caller without an answer (or an emergency without its
+    guidance). The failure is logged; the core reports its own."""
+    try:
+        return await asyncio.to_thread(function, *args)
+    except SQLAlchemyError:
+        logger.exception("channel store failed in %s", getattr(function, "__qualname__", function))
+        return default
 
 
 @dataclass(frozen=True)

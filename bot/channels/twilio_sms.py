@@ -10,17 +10,16 @@ message to the number (deliver() included) until START / 开始; the opt-out its
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import unicodedata
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any
 
 from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.base import Kind, OutboundMessage
-from bot.channels.followups import Followup, FollowupStore, SmsRecipients
+from bot.channels.followups import Followup, FollowupStore, SmsRecipients, best_effort
 from bot.channels.sms_text import MORE_WORDS, render
 from bot.channels.twilio_webhooks import TwilioMessages
 from bot.client_address import client_tag
@@ -30,7 +29,6 @@ from bot.handoff.desk import Conversation
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 CHANNEL = "sms"
 #: Twilio's standard opt-out words, and the Chinese ones (回复TD退订). Not 取消: that cancels a form.
@@ -40,6 +38,7 @@ OPTED_OUT = "您已退订12320热线短信，今后不会再收到本热线的�
 RESUMED = "已恢复接收12320热线短信。请直接发送您的问题。"
 NOTHING_MORE = "这条答复已经发完了。还有其他问题，请直接发送。"
 TEXT_ONLY = "目前只能处理文字短信，请用文字描述您的问题。"
+NOT_DONE = "抱歉，系统暂时出现故障，这次没有办成，请稍后再发一次。"
 #: Kinds of outbound message worth a text: words from a person, a change of who serves, a rating request. The
 #: queue position (it changes often) and "typing" are not: the citizen's own turn already told their place.
 TEXTED_KINDS = frozenset({Kind.MESSAGE, Kind.OWNER, Kind.RATING_REQUEST})
@@ -81,12 +80,12 @@ class SmsChannel:
     async def deliver(self, conversation: Conversation, message: OutboundMessage) -> bool:
         if self.messages is None or message.kind not in TEXTED_KINDS or not message.text:
             return False
-        number = await _off_loop(self.recipients.reachable_number, conversation.sender_id)
+        number = await best_effort(None, self.recipients.reachable_number, conversation.sender_id)
         if number is None:  # opted out, or never texted us
             return False
         reply = render([message.text], [], [])
         if reply.rest:
-            await _off_loop(self.followups.put, conversation.sender_id, CHANNEL, Followup(reply.rest))
+            await best_effort(None, self.followups.put, conversation.sender_id, CHANNEL, Followup(reply.rest))
         return await self.messages.send(number, reply.first)
 
     async def text_answer(self, number: str, texts: list[str], citations: list[dict[str, str]]) -> Sent:
@@ -94,11 +93,11 @@ class SmsChannel:
         if self.messages is None:
             return Sent.OFF
         sender = sms_conversation_id(number, self.key)
-        if await _off_loop(self.recipients.opted_out, sender):
+        if await best_effort(True, self.recipients.opted_out, sender):  # unknown: not sent
             return Sent.OPTED_OUT
-        await _off_loop(self.recipients.remember, sender, number)
+        await best_effort(None, self.recipients.remember, sender, number)
         reply = render(texts, citations, [])
-        await _off_loop(self.followups.put, sender, CHANNEL, Followup(reply.rest))
+        await best_effort(None, self.followups.put, sender, CHANNEL, Followup(reply.rest))
         return Sent.SENT if await self.messages.send(number, reply.first) else Sent.FAILED
 
 
@@ -118,24 +117,27 @@ class SmsAdapter:
         recipients, followups = self.channel.recipients, self.channel.followups
         word = keyword(body)
         if word in STOP_WORDS:
-            await _off_loop(recipients.opt_out, sender, number)
+            if not await best_effort(False, _done(recipients.opt_out), sender, number):
+                return _reply(NOT_DONE)
             logger.info("an SMS number opted out")
             return _reply(OPTED_OUT)
         if word in START_WORDS:
-            await _off_loop(recipients.opt_in, sender, number)
+            if not await best_effort(False, _done(recipients.opt_in), sender, number):
+                return _reply(NOT_DONE)
             return _reply(RESUMED)
-        if await _off_loop(recipients.opted_out, sender):
+        # Unknown while the database fails: the citizen has just written, so the reply (the core's "failed") goes.
+        if await best_effort(False, recipients.opted_out, sender):
             return _reply(None)  # nothing is sent to an opted-out number, not even a reply
-        await _off_loop(recipients.remember, sender, number)
+        await best_effort(None, recipients.remember, sender, number)
         text = body.strip()
         if not text:
             return _reply(TEXT_ONLY)
         if word.lower() in MORE_WORDS:
-            part = await _off_loop(followups.next_part, sender)
+            part = await best_effort(None, followups.next_part, sender)
             if part is None:
                 return _reply(NOTHING_MORE)
             return _reply(part[0])
-        followup = await _off_loop(followups.get, sender)
+        followup = await best_effort(Followup(), followups.get, sender)
         text = followup.choices.get(word, text)
         metadata = {"client": caller_tag(number, key)}
         turn = await self.core.handle(InboundMessage(sender, text, channel=CHANNEL, metadata=metadata))
@@ -148,7 +150,7 @@ class SmsAdapter:
         citations = [c for m in turn.messages for c in m.citations]
         buttons = _unique_buttons(b for m in turn.messages for b in m.buttons)
         reply = render(texts, citations, buttons)
-        await _off_loop(self.channel.followups.put, sender, CHANNEL, Followup(reply.rest, reply.choices))
+        await best_effort(None, self.channel.followups.put, sender, CHANNEL, Followup(reply.rest, reply.choices))
         return _reply(reply.first)
 
 
@@ -162,12 +164,16 @@ def _unique_buttons(buttons: Any) -> list[dict[str, str]]:
     return unique
 
 
+def _done(write: Callable[..., None]) -> Callable[..., bool]:
+    def done(*args: Any) -> bool:
+        write(*args)
+        return True
+
+    return done
+
+
 def _reply(text: str | None) -> MessagingResponse:
     response = MessagingResponse()
     if text:
         response.message(text)
     return response
-
-
-async def _off_loop(function: Callable[..., T], *args: Any) -> T:
-    return await asyncio.to_thread(function, *args)

@@ -36,21 +36,20 @@ taking the call from the Twilio queue.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import yaml
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from bot.channels.base import OutboundMessage
-from bot.channels.followups import Followup, FollowupStore
+from bot.channels.followups import Followup, FollowupStore, best_effort
 from bot.channels.spoken import for_the_ear, in_parts
 from bot.channels.twilio_sms import Sent, SmsChannel, caller_tag
 from bot.channels.twilio_webhooks import TwilioWebhooks
@@ -63,7 +62,6 @@ from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 CHANNEL = "voice"
 BASE = "/channels/twilio/voice"
@@ -254,7 +252,7 @@ class VoiceIvr:
 
     async def turn(self, call: CallInput, misses: Misses) -> VoiceResponse:
         conversation = self.conversation_id(call)
-        followup = await _off_loop(self.followups.get, conversation)
+        followup = await best_effort(Followup(), self.followups.get, conversation)
         said = call.understood()
         if said is None:
             return await self._missed(call, misses, followup.prompt or ANYTHING_ELSE, followup.choices)
@@ -309,7 +307,7 @@ class VoiceIvr:
         if turn.handoff or turn.owner in (Owner.QUEUE, Owner.OPERATOR):
             for reply in turn.messages:
                 self._say(response, reply.text)
-            await _off_loop(self.followups.put, conversation, CHANNEL, Followup())
+            await best_effort(None, self.followups.put, conversation, CHANNEL, Followup())
             return self._to_a_person(response)
         return await self._speak(call, conversation, turn.messages, response)
 
@@ -345,18 +343,22 @@ class VoiceIvr:
         said = "".join(head)
         # Said again when the caller is not heard: the question, or for an answer only what to do next.
         reprompt = prompt if answer_texts else "".join(filter(None, [said, prompt]))
-        await _off_loop(self.followups.put, conversation, CHANNEL, Followup(rest, choices, reprompt, answer))
+        await best_effort(None, self.followups.put, conversation, CHANNEL, Followup(rest, choices, reprompt, answer))
         return self._gather(response, [said, prompt], TURN_PATH, Misses(), one_key=bool(choices))
 
     async def _more(self, conversation: str, followup: Followup) -> VoiceResponse:
-        taken = await _off_loop(self.followups.next_part, conversation)
+        taken = await best_effort(None, self.followups.next_part, conversation)
         if taken is None:
             return self._gather(VoiceResponse(), [ANYTHING_ELSE], TURN_PATH, Misses(), one_key=False)
         part, more_left = taken
         choices = {k: v for k, v in followup.choices.items() if more_left or v != MORE}
         prompt = self._key_prompt(choices, buttons=[]) or ANYTHING_ELSE
-        await _off_loop(
-            self.followups.put, conversation, CHANNEL, Followup(followup.rest[1:], choices, prompt, followup.answer)
+        await best_effort(
+            None,
+            self.followups.put,
+            conversation,
+            CHANNEL,
+            Followup(followup.rest[1:], choices, prompt, followup.answer),
         )
         return self._gather(VoiceResponse(), [part, prompt], TURN_PATH, Misses(), one_key=bool(choices))
 
@@ -374,7 +376,7 @@ class VoiceIvr:
         """The guidance first, in full; then hang up and dial 120/110, or stay for the duty number or a person."""
         for reply in turn.messages:
             self._say(response, reply.text)
-        await _off_loop(self.followups.put, conversation, CHANNEL, Followup())
+        await best_effort(None, self.followups.put, conversation, CHANNEL, Followup())
         duty = self.settings.duty_number
         self._say(response, EMERGENCY_CALL + (EMERGENCY_DUTY if duty else EMERGENCY_WAIT))
         if duty:
@@ -408,7 +410,7 @@ class VoiceIvr:
     ) -> VoiceResponse:
         """Put a question of the channel's own to the caller and wait for the answer."""
         conversation = self.conversation_id(call)
-        await _off_loop(self.followups.put, conversation, CHANNEL, Followup([], choices, text, None))
+        await best_effort(None, self.followups.put, conversation, CHANNEL, Followup([], choices, text, None))
         return self._gather(response or VoiceResponse(), [text], TURN_PATH, Misses(), one_key=bool(choices))
 
     # -- TwiML --------------------------------------------------------------------------------------------
@@ -497,7 +499,3 @@ class VoiceIvr:
             method="POST",
         )
         return response
-
-
-async def _off_loop(function: Callable[..., T], *args: Any) -> T:
-    return await asyncio.to_thread(function, *args)

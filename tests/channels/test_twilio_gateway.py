@@ -13,14 +13,17 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text as sql
 
 from bot.app import serve_in_thread
 from bot.channels.base import Kind, OutboundMessage
 from bot.channels.followups import FollowupStore, SmsRecipients
 from bot.channels.sms_text import MAX_SEGMENTS, MORE_HINT, segments, units
-from bot.channels.twilio_sms import OPTED_OUT, RESUMED, SmsChannel, sms_conversation_id
+from bot.channels.spoken import for_the_ear
+from bot.channels.twilio_sms import NOT_DONE, OPTED_OUT, RESUMED, SmsChannel, sms_conversation_id
 from bot.channels.twilio_voice import speech_hints
 from bot.channels.twilio_webhooks import TwilioMessages
+from bot.conversation.emergency import assess, guidance
 from bot.conversation.transcript import TranscriptStore
 from bot.handoff.desk import Conversation
 from bot.handoff.workflow import Owner, Priority
@@ -40,6 +43,7 @@ from tests.channels.twilio_client import (
 )
 
 CITIZEN = "+8613812345678"
+EMERGENCY = "我爸突然晕倒了，叫不醒"
 GUIDE = {"doc_id": "guide-birth", "title": "出生医学证明办理指南", "section": "全文", "url": "https://example.org/g"}
 #: A service-guide answer far longer than three segments, with its own source line as actions/answering.py ends it.
 LONG_ANSWER = "\n".join(
@@ -296,3 +300,23 @@ def test_a_call_is_answered_with_a_mandarin_gather_and_the_menu(tmp_path: Path, 
         assert rasa.texts() == ["/request_human"]
         wait = twiml(call.client.post("/channels/twilio/voice/wait", call.params(QueuePosition="3")))
         assert said(wait) == "正在为您转接人工客服，您前面还有2位，请不要挂机。" and wait.find("Pause") is not None
+
+
+def test_a_failing_database_never_costs_a_caller_the_emergency_guidance(database_url: str, rasa: RecordingRasa) -> None:
+    with gateway(database_url, rasa.url, **twilio_settings("http://127.0.0.1:9")) as http:
+        service = open_ticket_service(database_url)
+        with service.engine.begin() as connection:
+            for table in ("channel_followups", "sms_recipients", "held_messages", "conversations"):
+                connection.execute(sql(f"DROP TABLE {table}"))
+        service.close()
+        call = Call(TwilioWebhookClient(http))
+        call.ring()
+        root = call.say(EMERGENCY)
+        says = [say.text or "" for say in root.iter("Say")]
+        assert says[0] == for_the_ear(guidance(assess(EMERGENCY))) and root.find("Enqueue") is not None
+        # Anything else gets a plain "it failed", as TwiML: never a 500 Twilio would read out as an error.
+        call = Call(TwilioWebhookClient(http))
+        call.ring()
+        assert "系统暂时出现故障" in said(call.say("出生证明怎么办"))
+        assert "系统暂时出现故障" in sms(TwilioWebhookClient(http), "出生证明怎么办")
+        assert sms(TwilioWebhookClient(http), "退订") == NOT_DONE  # an opt-out that was not stored is not confirmed
