@@ -46,6 +46,7 @@ TEXTED_KINDS = frozenset({Kind.MESSAGE, Kind.OWNER, Kind.RATING_REQUEST})
 
 class Sent(StrEnum):
     SENT = "sent"
+    SENT_FIRST_PART = "sent_first_part"  # the rest follows on "更多"
     OPTED_OUT = "opted_out"
     FAILED = "failed"
     OFF = "off"  # no account or number to send from
@@ -98,7 +99,9 @@ class SmsChannel:
         await best_effort(None, self.recipients.remember, sender, number)
         reply = render(texts, citations, [])
         await best_effort(None, self.followups.put, sender, CHANNEL, Followup(reply.rest))
-        return Sent.SENT if await self.messages.send(number, reply.first) else Sent.FAILED
+        if not await self.messages.send(number, reply.first):
+            return Sent.FAILED
+        return Sent.SENT_FIRST_PART if reply.rest else Sent.SENT
 
 
 class SmsAdapter:

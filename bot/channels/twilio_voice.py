@@ -94,6 +94,7 @@ EMERGENCY_CALL = "如果还没有拨打，请现在挂断电话，立即拨打12
 EMERGENCY_DUTY = "正在为您接通值班人员。"
 EMERGENCY_WAIT = "人工客服马上为您服务。"
 SENT_BY_SMS = "已把完整答复和出处发送到您的手机短信，请注意查收。"
+SENT_FIRST_PART_BY_SMS = "已把答复和出处发送到您的手机短信。内容较长，回复短信“更多”可以接着看。"
 SMS_OPTED_OUT = "您的号码已退订本热线短信，无法发送。如需接收，请用手机发送“开始”到本热线号码。"
 SMS_FAILED = "抱歉，短信没有发送成功，请稍后再试。"
 NOTHING_TO_TEXT = "目前没有可以发送的答复。"
@@ -368,7 +369,8 @@ class VoiceIvr:
             said = NOTHING_TO_TEXT
         else:
             sent = await self.texting.text_answer(call.caller, [answer["text"]], list(answer.get("citations") or []))
-            said = {Sent.SENT: SENT_BY_SMS, Sent.OPTED_OUT: SMS_OPTED_OUT}.get(sent, SMS_FAILED)
+            told = {Sent.SENT: SENT_BY_SMS, Sent.SENT_FIRST_PART: SENT_FIRST_PART_BY_SMS, Sent.OPTED_OUT: SMS_OPTED_OUT}
+            said = told.get(sent, SMS_FAILED)
         choices = {k: v for k, v in followup.choices.items() if v != TEXT_IT}
         return await self._ask(call, said + (self._key_prompt(choices, []) or ANYTHING_ELSE), choices)
 

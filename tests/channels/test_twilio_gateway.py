@@ -320,3 +320,25 @@ def test_a_failing_database_never_costs_a_caller_the_emergency_guidance(database
         assert "系统暂时出现故障" in said(call.say("出生证明怎么办"))
         assert "系统暂时出现故障" in sms(TwilioWebhookClient(http), "出生证明怎么办")
         assert sms(TwilioWebhookClient(http), "退订") == NOT_DONE  # an opt-out that was not stored is not confirmed
+
+
+def test_with_an_operator_number_a_caller_is_put_through_and_offered_a_message_if_nobody_answers(
+    tmp_path: Path, rasa: RecordingRasa
+) -> None:
+    settings = twilio_settings("http://127.0.0.1:9", twilio_operator_number="+8657188880000")
+    with gateway(f"sqlite:///{tmp_path / 'hotline.db'}", rasa.url, **settings) as http:
+        call = Call(TwilioWebhookClient(http))
+        call.ring()
+        rasa.answer("好的，正在为您转接人工客服，请稍候。", slots_set={"handoff": True, "handoff_reason": "requested"})
+        root = call.press("0")
+        dial = root.find("Dial")
+        assert dial is not None and (dial.text or "").strip() == "+8657188880000" and root.find("Enqueue") is None
+        assert dial.get("action") == f"{PUBLIC_URL}/channels/twilio/voice/queue" and dial.get("record") is None
+        root = twiml(call.client.post("/channels/twilio/voice/queue", call.params(DialCallStatus="no-answer")))
+        call.last = root
+        assert "人工客服暂时无法接听" in said(root) and "留言回电请按1" in said(root)
+        # The key is the leave-a-message payload, which the gateway takes itself (the queue → a call back).
+        assert said(call.press("1")).startswith("请把您要反映的事情") and rasa.texts() == ["/request_human"]
+        done = twiml(call.client.post("/channels/twilio/voice/queue", call.params(DialCallStatus="completed")))
+        assert said(done) == "感谢您的来电，再见。" and done.find("Hangup") is not None
+        assert said(twiml(call.client.post("/channels/twilio/voice/queue", call.params(QueueResult="hangup")))) == ""
