@@ -242,7 +242,7 @@ class VoiceIvr:
     async def menu(self, call: CallInput, misses: Misses) -> VoiceResponse:
         said = call.understood()
         if said is None:
-            return await self._missed(call, misses, MENU_PROMPT)
+            return await self._missed(call, misses, MENU_PROMPT, menu=True)
         if call.digits:
             if call.digits == ASK_QUESTION_KEY:
                 return await self._ask(call, ASK_QUESTION, {})
@@ -387,16 +387,21 @@ class VoiceIvr:
         return self._enqueue(response)
 
     async def _missed(
-        self, call: CallInput, misses: Misses, prompt: str, choices: dict[str, str] | None = None
+        self,
+        call: CallInput,
+        misses: Misses,
+        prompt: str,
+        choices: Mapping[str, str] | None = None,
+        *,
+        menu: bool = False,
     ) -> VoiceResponse:
         """Not heard: re-prompt twice, then the menu, then goodbye (silence) or a person (noise)."""
         misses = Misses(misses.count + 1, misses.noise or call.heard_something)
         if misses.count <= REPROMPTS:
             sorry = NOT_UNDERSTOOD if call.heard_something else NOT_HEARD
-            path = MENU_PATH if prompt == MENU_PROMPT else TURN_PATH
-            if path == MENU_PATH:
-                return self._menu(VoiceResponse(), sorry + MENU_PROMPT, misses)
-            return self._gather(VoiceResponse(), [sorry, prompt], path, misses, one_key=bool(choices))
+            if menu:
+                return self._menu(VoiceResponse(), sorry + prompt, misses)
+            return self._gather(VoiceResponse(), [sorry, prompt], TURN_PATH, misses, one_key=bool(choices))
         if misses.count == REPROMPTS + 1:
             return self._menu(VoiceResponse(), NOT_HEARD + MENU_PROMPT, misses)
         response = VoiceResponse()
