@@ -10,15 +10,16 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency bench-answers bench-calibration bench-first-answer bench-channels lock vendor clean
+.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency bench-answers bench-calibration bench-first-answer bench-handoff bench-channels screenshots lock vendor clean
 
 help:
 	@echo "make run    set everything up, build the index and train the model if stale, start the assistant"
 	@echo "make test   set everything up and run the test suite"
 	@echo "make lint   ruff check and format check"
 	@echo "make vendor refresh the console's vendored htmx and ECharts from npm (bot/console/frontend)"
+	@echo "make screenshots  refresh the console's screenshots in docs/screenshots/ (chromium, a CJK font)"
 	@echo "make bench-retrieval | bench-embedders | bench-routing | bench-emergency | bench-nlu | bench-answers"
-	@echo "           | bench-first-answer   benchmarks (write benchmarks/results/*.md)"
+	@echo "           | bench-first-answer | bench-handoff   benchmarks (write benchmarks/results/*.md)"
 
 setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
@@ -85,6 +86,11 @@ bench-turns: setup index
 bench-tickets: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/tickets.py
 
+# Live handoff latency: citizen ↔ operator screens and queue changes, beside a bare WebSocket echo. With
+# TEST_DATABASE_URL set PostgreSQL is measured beside SQLite.
+bench-handoff: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/handoff.py
+
 # The emergency net against its labelled sets, side by side with the detector main had before issue 9.
 bench-emergency: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/emergency.py
@@ -119,6 +125,12 @@ lock:
 # The console's front-end packages from npm into bot/console/static/vendor/ (committed: nothing needs npm at run time).
 vendor:
 	scripts/vendor-frontend.sh
+
+# The console's screenshots for the README (docs/screenshots/): the tests marked `screenshots`, in chromium, with
+# the real stack. Needs a CJK font (Debian: fonts-noto-cjk), or every Chinese character is a box.
+screenshots: setup
+	HOTLINE_SCREENSHOTS=docs/screenshots $(VENV)/bin/python -m pytest -q -m screenshots tests
+	$(VENV)/bin/python -m pytest -q tests/analytics/test_page.py -k screenshot  # writes analytics.png itself
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -3,6 +3,7 @@ webhook and the daily retention purge."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
@@ -10,20 +11,23 @@ from datetime import timedelta
 from pathlib import Path
 
 import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from actions.answering import Answerer
-from bot.api import chat, tickets, twilio, users
+from bot.api import chat, chat_live, handoff, tickets, twilio, users
 from bot.auth import TokenStore
 from bot.channels.base import Channels
 from bot.channels.followups import FollowupStore, SmsRecipients
+from bot.channels.ticket_updates import TicketUpdates
 from bot.channels.twilio_sms import SmsAdapter, SmsChannel
 from bot.channels.twilio_voice import VoiceChannel, VoiceIvr, VoiceSettings
 from bot.channels.twilio_webhooks import TwilioMessages, TwilioWebhooks
 from bot.channels.web import WebChannel
 from bot.client_address import TrustedProxyScheme, parse_trusted_proxies
+from bot.console import analytics_routes, pages
 from bot.console import routes as console
 from bot.console.accounts import AccountStore
 from bot.console.sessions import SessionStore
@@ -31,6 +35,7 @@ from bot.conversation.callbacks import CallbackDesk
 from bot.conversation.conversation_ids import ConversationRegistry
 from bot.conversation.core import ConversationCore
 from bot.conversation.rasa_client import RasaClient
+from bot.conversation.ratings import RatingStore
 from bot.conversation.reduced_mode import ReducedMode
 from bot.conversation.retention import ConversationRetention, purging
 from bot.conversation.transcript import TranscriptStore
@@ -39,7 +44,7 @@ from bot.handoff.live import HandoffService
 from bot.handoff.policy import policy_from_settings
 from bot.handoff.pubsub import open_hub
 from bot.handoff.triggers import SensitiveMatters
-from bot.ratelimit import AttemptLimiter, ticket_check_policy
+from bot.ratelimit import AttemptLimiter, conversation_check_policy, ticket_check_policy
 from bot.settings import Settings, get_settings
 from bot.supervisor import free_port, wait_for_http
 from bot.tickets.outbox import OutboxDispatcher, dispatching
@@ -47,6 +52,7 @@ from bot.tickets.routing import route_by_domain
 from bot.tickets.service import open_ticket_service
 
 STATIC = Path(__file__).resolve().parent / "static"
+logger = logging.getLogger(__name__)
 MISSING_KEY = (
     "HOTLINE_CONVERSATION_KEY is not set: the gateway derives conversation ids and client tags with it. "
     "`hotline up` generates one into var/conversation.key; elsewhere set a random value of at least 32 characters, "
@@ -74,14 +80,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         policy = policy_from_settings(settings, lambda: online[0].operators_online() if online else 0)
         desk = HandoffDesk(ticket_service.engine, hub=hub, policy=policy)
         transcript = TranscriptStore(ticket_service.engine, hub)
+        ratings = RatingStore(ticket_service.engine)
         # SMS delivers through Twilio's REST API (when configured); a phone call cannot be pushed to.
         followups = FollowupStore(ticket_service.engine)
         texting = TwilioMessages.from_settings(settings)
         sms = SmsChannel(texting, SmsRecipients(ticket_service.engine), followups, app.state.conversation_key)
         channels = Channels(WebChannel(hub), sms, VoiceChannel())
-        handoff = HandoffService(desk, transcript, channels, hub, rasa)
+        app.state.channels = channels
+        handoff = HandoffService(
+            desk,
+            transcript,
+            channels,
+            hub,
+            rasa,
+            ratings=ratings,
+            rating_after_quiet_s=settings.rating_after_quiet_s,
+        )
         online.append(handoff)
         app.state.hub, app.state.desk, app.state.transcript, app.state.handoff = hub, desk, transcript, handoff
+        app.state.ratings = ratings
+        # One Answerer for the gateway: reduced mode answers with it, the console suggests replies from it.
+        answerer = _answerer_loader(settings.index)
+        app.state.answerer = answerer
         app.state.accounts = AccountStore(ticket_service.engine)
         app.state.sessions = SessionStore(
             ticket_service.engine,
@@ -93,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             desk,
             transcript=transcript,
             callbacks=CallbackDesk(ticket_service),
-            reduced_mode=ReducedMode(_answerer_loader(settings.index)),
+            reduced_mode=ReducedMode(answerer),
             sensitive=SensitiveMatters.load(settings.sensitive_categories),
             psych_line=settings.psych_line,
             queue_changed=handoff.queue_changed,
@@ -107,10 +127,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.sms_adapter = SmsAdapter(app.state.core, sms)
         # Shared with the action server's status query through the database: one count per client.
         app.state.citizen_checks = AttemptLimiter(ticket_service.engine, ticket_check_policy(settings))
+        # The live page's checks of its conversation id (socket, polling, rating): unknown ids counted per client.
+        app.state.conversation_checks = AttemptLimiter(ticket_service.engine, conversation_check_policy(settings))
+        updates = TicketUpdates(ticket_service.engine, channels, desk, transcript)
         async with (
             _webhooks(settings, ticket_service.engine),
             _retention(settings, ticket_service.engine),
             handoff.sweeping(settings.handoff_sweep_interval_s),
+            updates.running(settings.ticket_updates_interval_s),
         ):
             yield
         hub.close()
@@ -125,11 +149,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Off (404) unless HOTLINE_TWILIO_AUTH_TOKEN is set; every request then carries Twilio's signature or gets 403.
     app.state.twilio_webhooks = TwilioWebhooks.from_settings(settings)
     app.include_router(chat.router)
+    app.include_router(chat_live.router)
+    app.include_router(handoff.router)
     app.include_router(twilio.router)
     app.include_router(tickets.router)
     app.include_router(users.router)
     console.install(app)
+    app.include_router(analytics_routes.router)
+    app.include_router(pages.router)  # the queue, conversations, tickets, the supervisor's page
     app.add_middleware(TrustedProxyScheme, trusted=trusted_proxies)  # https behind a trusted proxy: Secure cookies
+    app.add_exception_handler(SQLAlchemyError, _store_down)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -143,6 +172,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     return app
+
+
+async def _store_down(request: Request, exc: Exception) -> JSONResponse:
+    """A database failure no router handled (e.g. while checking a token): 503 in words, never a 500."""
+    logger.error("database failure on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return JSONResponse({"detail": "系统暂时无法访问数据库，请稍后重试。"}, status_code=503)
 
 
 def _answerer_loader(index: Path) -> Callable[[], Answerer | None]:

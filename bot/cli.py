@@ -7,6 +7,7 @@ import os
 import sys
 
 from bot import nlu, up
+from bot.analytics import report
 from bot.console import cli as users_cli
 from bot.conversation import retention
 from bot.tickets import cli as tickets_cli
@@ -24,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     tickets_cli.register(commands)
     retention.register(commands)
     users_cli.register(commands)
+    report.register(commands)
     args = parser.parse_args(argv)
     index_cli.configure_logging(args.verbose)
     try:

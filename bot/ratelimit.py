@@ -173,6 +173,13 @@ def ticket_check_policy(settings: Settings) -> Policy:
     )
 
 
+def conversation_check_policy(settings: Settings) -> Policy:
+    """Checks of a conversation id by the live page (socket, polling, rating): unknown ids counted per client."""
+    return Policy(
+        "conversation_check", settings.conversation_check_limit, timedelta(seconds=settings.conversation_check_window_s)
+    )
+
+
 def ticket_check_keys(*, conversation_id: str | None = None, client: str | None = None) -> list[str]:
     """The keys one ticket check counts against: its conversation and its client tag (bot/client_address.py),
     whichever are known. The rating endpoint and the status query in chat share the client's count."""

@@ -70,6 +70,14 @@ class Settings(BaseSettings):
     handoff_sweep_interval_s: float = Field(default=10.0, gt=0)
     #: Live events between gateways: "process" (one gateway) or "postgresql" (LISTEN/NOTIFY, several gateways).
     hub: Literal["process", "postgresql"] = "process"
+    #: 满意度: an answered conversation quiet this long is asked for a rating, once (bot/handoff/live.py).
+    rating_after_quiet_s: float = Field(default=300.0, gt=0)
+    #: Unknown conversation ids a client may try (live socket, polling, rating) within the window before its
+    #: checks are refused for the window: a known id costs nothing, so only probing is counted.
+    conversation_check_limit: int = Field(default=20, ge=1)
+    conversation_check_window_s: float = Field(default=900.0, gt=0)
+    #: How often the gateway tells citizens of their tickets' answers (bot/channels/ticket_updates.py).
+    ticket_updates_interval_s: float = Field(default=5.0, gt=0)
     #: 敏感事项 that go to a person at once (bot/handoff/sensitive.yml's shape); the shipped file by default.
     sensitive_categories: Path | None = None
     #: The external ticketing system's webhook; unset, no webhooks are sent (they wait in the outbox).

@@ -93,14 +93,16 @@ Admin = Annotated[Principal, Depends(at_least(Role.ADMIN))]
 
 
 def websocket_principal(websocket: HTTPConnection) -> Principal | None:
-    """Who opens a WebSocket (blocking: call it in a thread), or None to refuse it: a bearer token, or the
-    session cookie when the page that opens it is from this site. A browser sends the cookie with a
+    """Who opens a WebSocket (blocking: call it in a thread), or None to refuse it: a bearer token (in the
+    Authorization header, or in the `token` query parameter: a browser cannot set headers on a WebSocket), or
+    the session cookie when the page that opens it is from this site. A browser sends the cookie with a
     handshake from another page too, and a handshake carries no CSRF token: the Origin header is the check."""
     authorization = websocket.headers.get("authorization", "")
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token:
+    token = token.strip() if scheme.lower() == "bearer" else websocket.query_params.get("token", "")
+    if token:
         store: TokenStore = websocket.app.state.tokens
-        return store.authenticate(token.strip())
+        return store.authenticate(token)
     origin = websocket.headers.get("origin")
     if origin is None or urlsplit(origin).netloc != websocket.headers.get("host"):
         return None

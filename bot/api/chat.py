@@ -76,6 +76,8 @@ class ChatResponse(BaseModel):
     ticket_id: str | None
     #: True while the dialogue service is down and answers come straight from the knowledge base.
     reduced_mode: bool = False
+    #: The transcript turns this exchange wrote: the live page (bot/api/chat_live.py) shows each turn once.
+    seqs: list[int] = []
 
 
 class _RegistryDown(Exception):
@@ -129,4 +131,5 @@ async def chat(body: ChatRequest, request: Request, client: ClientTag) -> ChatRe
         handoff=turn.handoff,
         ticket_id=turn.ticket_id,
         reduced_mode=turn.reduced_mode,
+        seqs=turn.seqs,
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
 from bot.client_address import client_address, client_tag
 
 
-def request_client_tag(request: Request) -> str:
+def request_client_tag(request: HTTPConnection) -> str:
+    """Of a request or a WebSocket."""
     address = client_address(
         request.client.host if request.client else None,
         request.headers.getlist("x-forwarded-for"),

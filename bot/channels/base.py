@@ -41,6 +41,8 @@ class OutboundMessage:
 
 class Channel(Protocol):
     name: str
+    #: False for a channel that cannot reach the citizen between their turns (a phone call).
+    pushes: bool
 
     async def deliver(self, conversation: Conversation, message: OutboundMessage) -> bool:
         """Send `message` to the citizen; False when this channel cannot deliver it now."""
@@ -55,6 +57,10 @@ class Channels:
 
     def add(self, channel: Channel) -> None:
         self._by_name[channel.name] = channel
+
+    def can_deliver(self, channel_name: str) -> bool:
+        channel = self._by_name.get(channel_name)
+        return channel is not None and getattr(channel, "pushes", True)
 
     async def deliver(self, conversation: Conversation, message: OutboundMessage) -> bool:
         channel = self._by_name.get(conversation.channel)

@@ -78,6 +78,11 @@ class SmsChannel:
         self.followups = followups
         self.key = key
 
+    @property
+    def pushes(self) -> bool:
+        """Only with an account and a number to send from (HOTLINE_TWILIO_ACCOUNT_SID, HOTLINE_TWILIO_FROM)."""
+        return self.messages is not None
+
     async def deliver(self, conversation: Conversation, message: OutboundMessage) -> bool:
         if self.messages is None or message.kind not in TEXTED_KINDS or not message.text:
             return False

@@ -208,6 +208,7 @@ class VoiceChannel:
     """The outbound side of a phone call: there is none between turns (see the module's docstring)."""
 
     name = CHANNEL
+    pushes = False
 
     async def deliver(self, conversation: Conversation, message: OutboundMessage) -> bool:
         return False

@@ -10,6 +10,7 @@ from bot.handoff.pubsub import Hub, citizen_topic
 
 class WebChannel:
     name = "web"
+    pushes = True  # to an open page now, and into the transcript the page reads on its return
 
     def __init__(self, hub: Hub):
         self.hub = hub

@@ -98,6 +98,9 @@ class TurnResult:
     owner: Owner
     #: True while Rasa cannot be reached and the gateway answers on its own.
     reduced_mode: bool = False
+    #: The transcript turns this exchange wrote (the citizen's and the replies): the live page shows each turn
+    #: once, whether it came in this response, over the socket or by polling.
+    seqs: list[int] = field(default_factory=list)
 
 
 def _citation(value: Any) -> dict[str, str] | None:
@@ -225,7 +228,8 @@ class ConversationCore:
         """A person owns the conversation: the message is kept for them; the bot says nothing, except to tell a
         citizen who is waiting their place."""
         sender = message.sender_id
-        await _off_loop(self.transcript.record, sender, Speaker.CITIZEN, message.text)
+        citizen = await _off_loop(self.transcript.record, sender, Speaker.CITIZEN, message.text)
+        seqs = [citizen.seq]
         await _off_loop(self.desk.hold, sender, message.text)
         await _off_loop(self.desk.citizen_wrote, sender)
         replies: list[Reply] = []
@@ -233,8 +237,8 @@ class ConversationCore:
             entry = await _off_loop(self.desk.place, sender)
             replies = [Reply(HELD if entry is None else notices.place(entry.position, entry.expected_wait_s))]
             for reply in replies:
-                await _off_loop(self.transcript.record, sender, Speaker.SYSTEM, reply.text)
-        return TurnResult(replies, None, True, None, conversation.owner)
+                seqs.append((await _off_loop(self.transcript.record, sender, Speaker.SYSTEM, reply.text)).seq)
+        return TurnResult(replies, None, True, None, conversation.owner, seqs=seqs)
 
     async def _bot_turn(self, message: InboundMessage, conversation: Conversation) -> TurnResult:
         sender, text = message.sender_id, message.text
@@ -322,7 +326,10 @@ class ConversationCore:
     async def _record_replies(self, sender: str, seq: int, result: TurnResult, outcome: Outcome | None) -> None:
         intent = result.intent or {}
         replies = [(reply.text, reply.citations) for reply in result.messages]
-        await _off_loop(self.transcript.answered, seq, intent.get("name"), intent.get("confidence"), outcome, replies)
+        turns = await _off_loop(
+            self.transcript.answered, seq, intent.get("name"), intent.get("confidence"), outcome, replies
+        )
+        result.seqs += [seq, *(turn.seq for turn in turns)]
 
     async def _to_queue(self, message: InboundMessage, reason: str) -> TurnResult:
         result = await self._handoff(message, reason, [Reply(HANDED_TO_QUEUE)])

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import Engine, Integer, String, Text, UniqueConstraint, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.database import Base, Id, UTCDateTime
+from bot.conversation.transcript import Outcome, Speaker, TurnRow
+from bot.database import READ_ONLY, Base, Id, UTCDateTime
 from bot.handoff.models import ConversationRow
+from bot.handoff.workflow import Owner
+
+#: A conversation quiet for longer than this is not asked any more when the quiet sweep first sees it (a page
+#: closed long ago, or the sweep just switched on): the question would reach nobody.
+QUIET_LOOKBACK = timedelta(days=1)
 
 
 class RatingRow(Base):
@@ -68,6 +74,44 @@ class RatingStore:
         except IntegrityError:
             raise RatingRefused("这次服务已经评价过了，谢谢您") from None
         return Rating(sender_id, score, comment, row.operator, row.at)
+
+    def is_open(self, sender_id: str) -> bool:
+        """Whether the citizen was asked for a rating and has not answered that request yet."""
+        with Session(self.engine.execution_options(**{READ_ONLY: True})) as session:
+            asked = select(ConversationRow.rating_asked_at).where(ConversationRow.sender_id == sender_id)
+            asked_at = session.scalar(asked)
+            if asked_at is None:
+                return False
+            answered = session.scalar(
+                select(RatingRow.id).where(RatingRow.sender_id == sender_id, RatingRow.asked_at == asked_at)
+            )
+            return answered is None
+
+    def quiet_answered(self, quiet_s: float) -> list[str]:
+        """Conversations to ask now because an answered one went quiet: the bot owns it, the citizen's last turn
+        was answered and is older than `quiet_s`, and no rating was asked since that turn (once per stretch)."""
+        now = self.clock()
+        cutoff = now - timedelta(seconds=quiet_s)
+        last = (
+            select(TurnRow.sender_id, func.max(TurnRow.id).label("id"))
+            .where(TurnRow.speaker == Speaker.CITIZEN, TurnRow.at >= cutoff - QUIET_LOOKBACK)
+            .group_by(TurnRow.sender_id)
+            .subquery()
+        )
+        query = (
+            select(ConversationRow.sender_id)
+            .join(last, last.c.sender_id == ConversationRow.sender_id)
+            .join(TurnRow, TurnRow.id == last.c.id)
+            .where(
+                ConversationRow.owner == Owner.BOT,
+                TurnRow.outcome == Outcome.ANSWERED,
+                TurnRow.at < cutoff,
+                or_(ConversationRow.rating_asked_at.is_(None), ConversationRow.rating_asked_at < TurnRow.at),
+            )
+            .order_by(ConversationRow.sender_id)
+        )
+        with Session(self.engine.execution_options(**{READ_ONLY: True})) as session:
+            return list(session.scalars(query))
 
     def for_conversation(self, sender_id: str) -> list[Rating]:
         with Session(self.engine) as session:

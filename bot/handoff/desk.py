@@ -236,6 +236,16 @@ class HandoffDesk:
             )
             return [_conversation(row) for row in rows]
 
+    def held(self) -> list[Conversation]:
+        """Every conversation an operator holds now, by operator: what a supervisor may reassign."""
+        with Session(self._reader) as session:
+            rows = session.scalars(
+                select(ConversationRow)
+                .where(ConversationRow.owner == Owner.OPERATOR)
+                .order_by(ConversationRow.operator, ConversationRow.updated_at)
+            )
+            return [_conversation(row) for row in rows]
+
     def events(self, sender_id: str) -> list[HandoffEvent]:
         with Session(self._reader) as session:
             rows = session.scalars(

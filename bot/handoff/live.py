@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.auth import Principal
 from bot.channels.base import Channels, Kind, OutboundMessage
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
+from bot.conversation.ratings import RatingStore
 from bot.conversation.transcript import Speaker, TranscriptStore, Turn
 from bot.handoff import notices
 from bot.handoff.desk import Conversation, HandoffDesk, QueueEntry, Timeout
@@ -48,12 +49,19 @@ class HandoffService:
         channels: Channels,
         hub: Hub,
         rasa: RasaClient | None = None,
+        *,
+        ratings: RatingStore | None = None,
+        rating_after_quiet_s: float | None = None,
     ):
+        """With `ratings` and `rating_after_quiet_s`, the sweep also asks for a rating once an answered
+        conversation has been quiet that long."""
         self.desk = desk
         self.transcript = transcript
         self.channels = channels
         self.hub = hub
         self.rasa = rasa
+        self.ratings = ratings
+        self.rating_after_quiet_s = rating_after_quiet_s
         #: What each waiting citizen was last told (position, expected minutes): told again when it changes.
         self._told: dict[str, tuple[int, int]] = {}
         self._online: dict[str, int] = {}  # operator name → open console sockets
@@ -113,17 +121,22 @@ class HandoffService:
 
     async def ask_rating(self, conversation: Conversation) -> None:
         asked_at = await _off_loop(self.desk.ask_rating, conversation.sender_id)
-        await _off_loop(self.transcript.record, conversation.sender_id, Speaker.SYSTEM, RATING_REQUEST)
+        turn = await _off_loop(self.transcript.record, conversation.sender_id, Speaker.SYSTEM, RATING_REQUEST)
         request = OutboundMessage(
-            Kind.RATING_REQUEST, RATING_REQUEST, data={"asked_at": asked_at.isoformat(), "scale": [1, 2, 3, 4, 5]}
+            Kind.RATING_REQUEST,
+            RATING_REQUEST,
+            seq=turn.seq,
+            data={"asked_at": asked_at.isoformat(), "scale": [1, 2, 3, 4, 5]},
         )
         await self.channels.deliver(conversation, request)
 
     # -- the queue, live --------------------------------------------------------------------------------
 
     async def queue_changed(self) -> list[QueueEntry]:
-        """Tell every waiting citizen whose place or expected wait changed; the consoles hear from the desk."""
+        """Tell every waiting citizen whose place or expected wait changed, and every console the queue as it is
+        now (one query for all of them; the desk's owner events say what moved)."""
         entries = await _off_loop(self.desk.queue)
+        self.hub.publish(QUEUE_TOPIC, {"type": "queue", "entries": [entry.json() for entry in entries]})
         waiting = {entry.conversation_id for entry in entries}
         for gone in set(self._told) - waiting:
             del self._told[gone]
@@ -151,6 +164,15 @@ class HandoffService:
             await self.queue_changed()
         return done
 
+    async def ask_quiet_ratings(self) -> list[str]:
+        """满意度: ask once when an answered conversation has gone quiet; returns the conversations asked."""
+        if self.ratings is None or self.rating_after_quiet_s is None:
+            return []
+        due = await _off_loop(self.ratings.quiet_answered, self.rating_after_quiet_s)
+        for conversation_id in due:
+            await self.ask_rating(await _off_loop(self.desk.find, conversation_id))
+        return due
+
     @asynccontextmanager
     async def sweeping(self, interval_s: float) -> AsyncIterator[None]:
         async def loop() -> None:
@@ -158,6 +180,7 @@ class HandoffService:
                 await asyncio.sleep(interval_s)
                 try:
                     await self.sweep()
+                    await self.ask_quiet_ratings()
                 except SQLAlchemyError:
                     logger.exception("handoff sweep failed; the next one retries")
 

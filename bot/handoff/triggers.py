@@ -1,15 +1,24 @@
-"""Sensitive matters (敏感事项): categories an office configures whose messages go to a person at once."""
+"""Sensitive matters (敏感事项): categories an office configures whose messages go to a person at once.
+
+A citizen *in* such a matter (我父亲手术出了医疗事故，我要个说法) goes to a person from the first message. A
+question *about* it (医疗纠纷调解一般要多长时间) is answered like any other question, with a person offered:
+a question gets an answer (actions/question_or_request.py reads which it is), and so does a 依申请公开 request,
+which is a request for a document, not a dispute."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from actions.question_or_request import Reading
+
 SHIPPED = Path(__file__).resolve().parent / "sensitive.yml"
 SENSITIVE_REASON_PREFIX = "sensitive:"
+_DISCLOSURE = re.compile(r"申请(政府)?(信息)?公开|依申请")
 
 
 @dataclass(frozen=True)
@@ -31,7 +40,12 @@ class SensitiveMatters:
         return cls(phrases)
 
     def category_of(self, text: str) -> str | None:
+        """The category of a message that states a sensitive matter; None for any other, and for a question
+        about one or a disclosure request that names one."""
         text = unicodedata.normalize("NFKC", text)
+        reading = Reading(intent="", confidence=0.0, ranking={}, text=text)
+        if reading.asks_for_content or _DISCLOSURE.search(text):
+            return None
         for category, phrases in self.phrases.items():
             if any(phrase in text for phrase in phrases):
                 return category

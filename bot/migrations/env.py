@@ -13,6 +13,7 @@ from sqlalchemy import Connection
 # Every table shares Base.metadata: one database, one schema history. Importing a module registers its tables.
 import bot.auth
 import bot.channels.models
+import bot.channels.ticket_updates
 import bot.console.models
 import bot.conversation.ratings
 import bot.conversation.receipts

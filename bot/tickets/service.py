@@ -45,7 +45,8 @@ from bot.tickets.workflow import ANSWERED, FINISHED, check_move
 
 logger = logging.getLogger(__name__)
 
-CHANNELS = frozenset({"web", "phone", "voice", "sms", "wechat"})
+# "voice": the IVR (Twilio); "phone": a call an operator took and filed by hand.
+CHANNELS = frozenset({"web", "voice", "phone", "sms", "wechat"})
 _KEY_MAX = 255
 _AUDITED = (Ticket, TicketContact, TicketMessage)
 _BODY_MAX = 8000
@@ -267,6 +268,11 @@ class TicketService:
         mine = bigrams(text)
         score, best = max(((jaccard(mine, bigrams(row.description)), row.id) for row in rows), default=(0.0, None))
         return best if score >= threshold else None
+
+    def receipt_for(self, idempotency_key: str) -> TicketReceipt | None:
+        """The receipt of the ticket filed under `idempotency_key`, if any (created=False): a form sent again
+        learns its ticket without the facts the first filing took out of the conversation (its phone number)."""
+        return self._existing_receipt(idempotency_key)
 
     def _existing_receipt(self, idempotency_key: str) -> TicketReceipt | None:
         with self._read_sessions() as session:

@@ -50,11 +50,17 @@ class FakeRasa:
     def __init__(self) -> None:
         self.body: bytes = b"{}"
         self.content_type = "application/json"
+        #: Every request received: (path, JSON body), e.g. to assert that a turn never reached Rasa.
+        self.received: list[tuple[str, Any]] = []
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("content-length") or 0))
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                try:
+                    fake.received.append((self.path, json.loads(raw or b"null")))
+                except ValueError:
+                    fake.received.append((self.path, raw))
                 self.send_response(200)
                 self.send_header("content-type", fake.content_type)
                 self.send_header("content-length", str(len(fake.body)))

@@ -10,6 +10,7 @@ silence and noise; an SMS answer in segments with "更多"."""
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from xml.etree.ElementTree import Element
 
@@ -17,13 +18,15 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.auth import Role, TokenStore
 from bot.channels.sms_text import MAX_SEGMENTS, MORE_HINT, segments
 from bot.channels.spoken import digit_by_digit, for_the_ear
 from bot.channels.twilio_voice import GOODBYE, MENU_PROMPT, NOT_HEARD, NOT_UNDERSTOOD
 from bot.conversation.conversation_ids import channel_id
 from bot.conversation.emergency import assess, guidance
 from bot.handoff.desk import HandoffDesk
-from bot.handoff.workflow import Owner, Priority
+from bot.handoff.workflow import Priority
+from bot.tickets import open_ticket_service
 from tests.channels.conftest import DUTY_NUMBER
 from tests.channels.twilio_client import (
     ACCOUNT_SID,
@@ -41,6 +44,22 @@ from tests.conftest import Stack
 def client(twilio_stack: Stack) -> Iterator[TwilioWebhookClient]:
     with httpx.Client(base_url=twilio_stack.url, timeout=120, trust_env=False) as http:
         yield TwilioWebhookClient(http)
+
+
+@pytest.fixture(scope="module")
+def operator(twilio_stack: Stack) -> Iterator[httpx.Client]:
+    tickets = open_ticket_service(twilio_stack.database_url)
+    token = TokenStore(tickets.engine).issue(f"twilio-{uuid.uuid4().hex[:8]}", Role.OPERATOR)
+    tickets.close()
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=twilio_stack.url, headers=headers, timeout=60, trust_env=False) as http:
+        yield http
+
+
+def sms(client: TwilioWebhookClient, number: str, body: str) -> str:
+    params = {"MessageSid": "SM" + "1" * 32, "AccountSid": ACCOUNT_SID, "From": number, "To": HOTLINE_NUMBER}
+    message = twiml(client.post("/channels/twilio/sms", {**params, "Body": body})).find("Message")
+    return (message.text or "") if message is not None else ""
 
 
 def conversation_of(stack: Stack, call: Call) -> str:
@@ -142,7 +161,7 @@ def test_a_caller_who_hangs_up_mid_form_files_nothing(client: TwilioWebhookClien
 
 
 def test_a_caller_asking_for_a_person_is_enqueued_and_in_the_consoles_queue(
-    client: TwilioWebhookClient, twilio_stack: Stack
+    client: TwilioWebhookClient, twilio_stack: Stack, operator: httpx.Client
 ) -> None:
     call = Call(client, caller="+8613700000004")
     call.ring()
@@ -151,12 +170,37 @@ def test_a_caller_asking_for_a_person_is_enqueued_and_in_the_consoles_queue(
     enqueue = root.find("Enqueue")
     assert enqueue is not None and enqueue.text == "hotline" and root.find("Gather") is None
     assert "排队" in said(root) or "转接" in said(root)
-    engine = create_engine(twilio_stack.database_url)
-    desk = HandoffDesk(engine)
-    entry = next(e for e in desk.queue() if e.conversation_id == conversation_of(twilio_stack, call))
-    assert entry.channel == "voice" and entry.reason == "requested"
-    assert desk.get(entry.conversation_id).owner is Owner.QUEUE
-    engine.dispose()
+    conversation_id = conversation_of(twilio_stack, call)
+    queue = operator.get("/api/handoff/queue")
+    assert queue.status_code == 200
+    entry = next(e for e in queue.json() if e["conversation_id"] == conversation_id)
+    assert entry["channel"] == "voice" and entry["reason"] == "requested"
+    # The transcript so far is the operator's: the question and the bot's answer, the caller's number nowhere.
+    turns = operator.get(f"/api/conversations/{conversation_id}").json()["turns"]
+    assert [t["text"] for t in turns if t["speaker"] == "citizen"][:1] == ["出生医学证明怎么办理"]
+    assert "13700000004" not in str(turns)
+    # An operator's words cannot be pushed into a call: they wait in the transcript (deliver() says False).
+    assert operator.post(f"/api/handoff/{conversation_id}/take").status_code == 200
+    assert operator.post(f"/api/handoff/{conversation_id}/messages", json={"text": "您好"}).status_code == 200
+
+
+def test_an_operators_reply_reaches_an_sms_citizen_through_the_rest_api_until_they_opt_out(
+    client: TwilioWebhookClient, twilio_stack: Stack, operator: httpx.Client, stack_twilio_api: FakeTwilioApi
+) -> None:
+    number = "+8613600000009"
+    assert "转接" in sms(client, number, "转人工")
+    key = (twilio_stack.var / "conversation.key").read_text().strip()
+    conversation_id = channel_id("sms", number, key)
+    entry = next(e for e in operator.get("/api/handoff/queue").json() if e["conversation_id"] == conversation_id)
+    assert entry["channel"] == "sms"
+    assert operator.post(f"/api/handoff/{conversation_id}/take").status_code == 200
+    said_by_operator = "您好，我是12320热线工作人员，请问有什么可以帮您？"
+    assert operator.post(f"/api/handoff/{conversation_id}/messages", json={"text": said_by_operator}).status_code == 200
+    assert said_by_operator in stack_twilio_api.bodies_to(number)
+    sent = len(stack_twilio_api.bodies_to(number))
+    assert "退订" in sms(client, number, "退订")
+    assert operator.post(f"/api/handoff/{conversation_id}/messages", json={"text": "还在吗？"}).status_code == 200
+    assert len(stack_twilio_api.bodies_to(number)) == sent  # nothing more to a number that opted out
 
 
 def test_an_emergency_is_guided_first_then_the_caller_is_told_to_dial_120_or_put_through(
@@ -203,17 +247,10 @@ def test_an_sms_question_is_answered_in_segments_with_more(
     client: TwilioWebhookClient, stack_twilio_api: FakeTwilioApi
 ) -> None:
     number = "+8613600000008"
-
-    def sms(body: str) -> str:
-        params = {"MessageSid": "SM" + "1" * 32, "AccountSid": ACCOUNT_SID, "From": number, "To": HOTLINE_NUMBER}
-        message = twiml(client.post("/channels/twilio/sms", {**params, "Body": body})).find("Message")
-        assert message is not None and message.text
-        return message.text
-
-    first = sms("出生医学证明要带什么材料")
+    first = sms(client, number, "出生医学证明要带什么材料")
     assert segments(first) <= MAX_SEGMENTS and "来源：《" in first and "http" not in first
     if MORE_HINT in first:
-        second = sms("更多")
+        second = sms(client, number, "更多")
         assert segments(second) <= MAX_SEGMENTS and second != first
     assert stack_twilio_api.bodies_to(number) == []  # replies go back as TwiML, not through the REST API
 
@@ -222,5 +259,5 @@ def test_no_caller_number_reaches_the_logs(twilio_stack: Stack) -> None:
     """Run last in this module: every call and text above went through the stack whose log this is."""
     log = twilio_stack.log.read_text(encoding="utf-8", errors="replace")
     assert "hotline  | ready" in log or "ready" in log
-    for number in ("13900000001", "137000000", "13600000008"):
+    for number in ("13900000001", "137000000", "13600000008", "13600000009"):
         assert number not in log

@@ -119,3 +119,21 @@ def test_a_closed_conversation_comes_back_to_the_bot_and_every_turn_is_in_the_tr
         assert turns[4].intent == "ask_procedure" and turns[4].confidence == 0.95
         assert "13912345678" not in turns[3].masked().text
         service.close()
+
+
+def test_a_question_about_a_sensitive_matter_is_answered_not_handed_off(database_url: str, fake_rasa: FakeRasa) -> None:
+    fake_rasa.answer(ANSWER_TURN)
+    with gateway(database_url, fake_rasa.url) as chats:
+        turn = chats.say("c", "医疗纠纷调解一般要多长时间")
+        assert turn["handoff"] is False and texts(turn) == "出生医学证明由助产机构签发。"  # Rasa's answer
+
+
+def test_what_counts_as_a_sensitive_matter() -> None:
+    from bot.handoff.triggers import SensitiveMatters
+
+    matters = SensitiveMatters.load()
+    assert matters.category_of("医生误诊耽误了我的病，我要求医院赔偿") == "医疗纠纷"
+    assert matters.category_of("再不解决我就找记者曝光你们") == "舆情"
+    assert matters.category_of("医疗事故怎么鉴定") is None  # a question about it
+    assert matters.category_of("申请公开某医院近三年医疗事故鉴定的数量") is None  # a disclosure request
+    assert matters.category_of("社区医院挂号要带什么") is None

@@ -28,6 +28,7 @@ TABLES = {
     "console_users",
     "console_sessions",
     "console_login_events",
+    "citizen_notices",
     "alembic_version",
 }
 
