@@ -10,7 +10,7 @@ export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency bench-answers bench-calibration bench-first-answer bench-handoff screenshots lock vendor clean
+.PHONY: help setup run ask test lint format index bench-retrieval bench-embedders bench-nlu bench-routing bench-turns bench-tickets bench-emergency bench-answers bench-calibration bench-first-answer bench-handoff bench-channels screenshots lock vendor clean
 
 help:
 	@echo "make run    set everything up, build the index and train the model if stale, start the assistant"
@@ -112,6 +112,10 @@ bench-calibration: setup index
 # A clone of HEAD to its first answer (index and Rasa from empty caches; the venvs linked, not rebuilt).
 bench-first-answer: setup
 	$(VENV)/bin/python benchmarks/first_answer.py
+
+bench-channels: setup index
+	$(VENV)/bin/hotline nlu train
+	$(VENV)/bin/python benchmarks/channels.py $(ARGS)
 
 # Refresh requirements/app.lock from the current app venv.
 lock:

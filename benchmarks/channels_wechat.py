@@ -48,7 +48,13 @@ from bot.channels.wechat.models import WeChatMessageRow
 from bot.conversation.conversation_ids import channel_id
 from bot.conversation.transcript import TurnRow
 from bot.supervisor import free_port
-from tests.channels.wechat_platform import FakeWeChatApi, WeChatPlatform, new_openid, text_xml, wechat_env
+from tests.channels.wechat_channel.wechat_platform import (
+    FakeWeChatApi,
+    WeChatPlatform,
+    new_openid,
+    text_xml,
+    wechat_env,
+)
 from tests.chat_client import say_async
 from tests.stack import hotline_up
 

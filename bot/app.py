@@ -17,10 +17,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.answering import Answerer
-from bot.api import chat, chat_live, handoff, tickets, users, wechat
+from bot.api import chat, chat_live, handoff, tickets, twilio, users, wechat
 from bot.auth import TokenStore
 from bot.channels.base import Channels
+from bot.channels.followups import FollowupStore, SmsRecipients
 from bot.channels.ticket_updates import TicketUpdates
+from bot.channels.twilio_sms import SmsAdapter, SmsChannel
+from bot.channels.twilio_voice import VoiceChannel, VoiceIvr, VoiceSettings
+from bot.channels.twilio_webhooks import TwilioMessages, TwilioWebhooks
 from bot.channels.web import WebChannel
 from bot.channels.wechat.channel import WeChatChannel
 from bot.client_address import TrustedProxyScheme, parse_trusted_proxies
@@ -78,7 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         desk = HandoffDesk(ticket_service.engine, hub=hub, policy=policy)
         transcript = TranscriptStore(ticket_service.engine, hub)
         ratings = RatingStore(ticket_service.engine)
-        channels = Channels(WebChannel(hub))
+        # SMS delivers through Twilio's REST API (when configured); a phone call cannot be pushed to.
+        followups = FollowupStore(ticket_service.engine)
+        texting = TwilioMessages.from_settings(settings)
+        sms = SmsChannel(texting, SmsRecipients(ticket_service.engine), followups, app.state.conversation_key)
+        channels = Channels(WebChannel(hub), sms, VoiceChannel())
         app.state.channels = channels
         handoff = HandoffService(
             desk,
@@ -115,6 +123,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.wechat = WeChatChannel.from_settings(settings, app.state.core, ticket_service.engine)
         if app.state.wechat is not None:
             channels.add(app.state.wechat)
+        webhooks: TwilioWebhooks | None = app.state.twilio_webhooks
+        if webhooks is not None:
+            voice = VoiceSettings.from_settings(settings)
+            key = app.state.conversation_key
+            app.state.voice_ivr = VoiceIvr(app.state.core, followups, webhooks, voice, key, sms)
+            app.state.sms_adapter = SmsAdapter(app.state.core, sms)
         # Shared with the action server's status query through the database: one count per client.
         app.state.citizen_checks = AttemptLimiter(ticket_service.engine, ticket_check_policy(settings))
         # The live page's checks of its conversation id (socket, polling, rating): unknown ids counted per client.
@@ -131,14 +145,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.wechat.aclose()
         hub.close()
         await rasa.aclose()
+        if texting is not None:
+            await texting.aclose()
         ticket_service.close()
 
     app = FastAPI(title="12320 hotline gateway", lifespan=lifespan)
     app.state.conversation_key = settings.conversation_key.get_secret_value()
     app.state.trusted_proxies = trusted_proxies
+    # Off (404) unless HOTLINE_TWILIO_AUTH_TOKEN is set; every request then carries Twilio's signature or gets 403.
+    app.state.twilio_webhooks = TwilioWebhooks.from_settings(settings)
     app.include_router(chat.router)
     app.include_router(chat_live.router)
     app.include_router(handoff.router)
+    app.include_router(twilio.router)
     app.include_router(tickets.router)
     app.include_router(users.router)
     app.include_router(wechat.router)

@@ -126,6 +126,30 @@ class Settings(BaseSettings):
     wechat_api_timeout_s: float = Field(default=5.0, gt=0)
     #: An answer ready within this is the webhook's reply (WeChat waits 5 s); a slower one goes through the API.
     wechat_passive_budget_s: float = Field(default=4.5, gt=0, lt=5)
+    #: The address the outside world calls this gateway at, behind any proxy (e.g. https://hotline.example.org):
+    #: Twilio signs the URL it called, so signatures are checked against this, never against the Host header.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$")
+    #: Twilio (phone IVR and SMS, bot/channels/twilio_*.py). The auth token signs every webhook (X-Twilio-Signature);
+    #: without it the Twilio endpoints are off (404), never open.
+    twilio_auth_token: SecretStr | None = Field(default=None, validate_default=True)
+    #: For messages the gateway sends itself (operator replies by SMS, an answer sent to a caller): the account,
+    #: the hotline's number to send from, and the REST API's base URL. Without the account and number, SMS is only
+    #: ever a reply to the citizen's own message.
+    twilio_account_sid: str | None = Field(default=None, pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_from: str | None = Field(default=None, pattern=r"^\+[1-9][0-9]{5,14}$")
+    twilio_api_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://[^?#\s]+$")
+    twilio_timeout_s: float = Field(default=10.0, gt=0)
+    #: <Gather> speech recognition: Mandarin, Simplified, mainland China (see bot/channels/twilio_voice.py).
+    twilio_speech_language: str = "cmn-Hans-CN"
+    #: <Say>: Amazon Polly's Mandarin voice, and its language code.
+    twilio_voice: str = "Polly.Zhiyu"
+    twilio_voice_language: str = "cmn-CN"
+    #: A caller who wants a person waits in this Twilio queue (<Enqueue>), or, if set, is put through to this number.
+    twilio_queue: str = Field(default="hotline", min_length=1, max_length=64)
+    twilio_operator_number: str | None = Field(default=None, pattern=r"^\+?[0-9]{3,15}$")
+    #: An emergency caller is put straight through to this duty number after the guidance; unset, they are told to
+    #: hang up and dial 120/110, and wait for a person meanwhile.
+    twilio_duty_number: str | None = Field(default=None, pattern=r"^\+?[0-9]{3,15}$")
 
     @field_validator("var")
     @classmethod
@@ -140,6 +164,19 @@ class Settings(BaseSettings):
         if info.data.get("webhook_url") and not (secret and secret.get_secret_value()):
             raise ValueError("HOTLINE_WEBHOOK_SECRET is required when HOTLINE_WEBHOOK_URL is set")
         return secret
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str | None) -> str | None:
+        return url.rstrip("/") if url else None
+
+    @field_validator("twilio_auth_token")
+    @classmethod
+    def _signed_against_a_public_url(cls, token: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        # Twilio signs the URL it called: without the public address no signature can be checked.
+        if token is not None and token.get_secret_value() and not info.data.get("public_url"):
+            raise ValueError("HOTLINE_PUBLIC_URL is required when HOTLINE_TWILIO_AUTH_TOKEN is set")
+        return token if token is not None and token.get_secret_value() else None
 
     @field_validator("conversation_key")
     @classmethod

@@ -50,6 +50,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from bot.background import in_background, run_every
+from bot.channels.followups import FollowupStore
 from bot.conversation.transcript import TranscriptStore
 from bot.database import SQLITE_BUSY_TIMEOUT_SECONDS, create_ticket_engine, upgrade_schema
 from bot.handoff.desk import HandoffDesk
@@ -89,6 +90,7 @@ class PurgeReport:
     tracker_database: bool  # False: there is no tracker database (Rasa never ran), nothing to do there
     complete: bool = True  # False: stopped early (the gateway shutting down); the next run goes on
     transcript_turns: int = 0  # transcript turns whose text was cleared
+    channel_followups: int = 0  # replies kept for "更多" (phone, SMS) whose text was cleared
 
 
 class ConversationRetention:
@@ -108,6 +110,7 @@ class ConversationRetention:
             raise ValueError("batch_size must be at least 1")
         self._ownership = HandoffDesk(engine)
         self._transcript = TranscriptStore(engine)
+        self._followups = FollowupStore(engine)
         self._tracker_url = make_url(tracker_database_url)
         self._tracker: Engine | None = None
         self._clock = clock
@@ -128,10 +131,13 @@ class ConversationRetention:
         cutoff = self._clock() - older_than
         held = self._ownership.clear_held_before(cutoff)
         turns = self._transcript.clear_before(cutoff)
+        followups = self._followups.clear_before(cutoff)
         tracker = self._tracker_engine()
         events, complete = (0, True) if tracker is None else self._anonymise_events(tracker, cutoff.timestamp())
         done = complete and not self._stopping.is_set()
-        return PurgeReport(cutoff, events, held, tracker is not None, done, transcript_turns=turns)
+        return PurgeReport(
+            cutoff, events, held, tracker is not None, done, transcript_turns=turns, channel_followups=followups
+        )
 
     # --- the tracker database ---------------------------------------------------------------------------------
 

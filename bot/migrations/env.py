@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 # Every table shares Base.metadata: one database, one schema history. Importing a module registers its tables.
 import bot.auth
+import bot.channels.models
 import bot.channels.ticket_updates
 import bot.channels.wechat.models
 import bot.console.models

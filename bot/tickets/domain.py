@@ -70,7 +70,7 @@ class TicketDraft:
     name: str | None = field(repr=False)  # None = anonymous
     phone: str = field(repr=False)  # normalised: 13912345678 or 010-12345678
     consent_to_contact: bool
-    channel: str  # web / phone / sms / wechat
+    channel: str  # web / phone / voice / sms / wechat
     sender_id: str
     idempotency_key: str  # the same key never creates a second ticket
 

@@ -17,7 +17,7 @@ import pytest
 from bot.app import serve_in_thread
 from bot.settings import Settings
 from bot.supervisor import free_port
-from tests.channels.wechat_platform import FakeWeChatApi, WeChatPlatform, wechat_env, wechat_settings
+from tests.channels.wechat_channel.wechat_platform import FakeWeChatApi, WeChatPlatform, wechat_env, wechat_settings
 from tests.stack import StackDidNotStart, hotline_up
 
 

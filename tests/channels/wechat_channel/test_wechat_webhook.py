@@ -34,8 +34,8 @@ from bot.database import create_ticket_engine, upgrade_schema
 from bot.handoff.desk import Conversation, HandoffDesk
 from bot.handoff.workflow import Owner, Priority
 from bot.settings import Settings
-from tests.channels.conftest import RecordingRasa, gateway_settings, wechat_gateway
-from tests.channels.wechat_platform import (
+from tests.channels.wechat_channel.conftest import RecordingRasa, gateway_settings, wechat_gateway
+from tests.channels.wechat_channel.wechat_platform import (
     FakeWeChatApi,
     WeChatPlatform,
     event_xml,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.settings import SettingsError, load_settings
-from tests.channels.wechat_platform import AES_KEY, APPID, SECRET, TOKEN
+from tests.channels.wechat_channel.wechat_platform import AES_KEY, APPID, SECRET, TOKEN
 
 
 def test_without_a_token_the_channel_is_off_and_nothing_else_is_needed() -> None:

@@ -17,9 +17,15 @@ from bot.conversation.conversation_ids import channel_id
 from bot.conversation.transcript import TurnRow
 from bot.database import create_ticket_engine
 from bot.settings import Settings
-from tests.channels.conftest import WeChatStack
 from tests.channels.test_wechat_webhook import BILLION_LAUGHS, msg_id
-from tests.channels.wechat_platform import WeChatPlatform, event_xml, new_openid, text_xml, wechat_settings
+from tests.channels.wechat_channel.conftest import WeChatStack
+from tests.channels.wechat_channel.wechat_platform import (
+    WeChatPlatform,
+    event_xml,
+    new_openid,
+    text_xml,
+    wechat_settings,
+)
 
 HEALTH_QUESTION = "被狗咬了要不要打狂犬疫苗"
 SERVICE_QUESTION = "孩子的出生医学证明丢了怎么补办，要带什么材料"
