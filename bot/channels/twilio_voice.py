@@ -36,6 +36,7 @@ taking the call from the Twilio queue.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -286,8 +287,9 @@ class VoiceIvr:
         """<Enqueue action> / <Dial action>: the caller left the queue or the call to an operator ended."""
         response = VoiceResponse()
         result = form.get("QueueResult") or form.get("DialCallStatus") or ""
-        if result == "hangup":
-            return response  # the caller is gone; the console's queue times the wait out (bot/handoff/desk.py)
+        if result == "hangup":  # the caller is gone: the wait ends now, not when the queue times it out
+            await asyncio.to_thread(self.core.desk.citizen_left, self.conversation_id(call))
+            return response
         if result in ("bridged", "completed"):
             self._say(response, THANKS)
             response.hangup()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -47,6 +48,7 @@ from bot.conversation.callbacks import (
 )
 from bot.conversation.emergency import DEFAULT_PSYCH_LINE, assess, guidance
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
+from bot.conversation.ratings import RatingRefused, RatingStore
 from bot.conversation.receipts import ReceiptLedger
 from bot.conversation.reduced_mode import REQUEST_TAKEN_AS_MESSAGE, ReducedMode, is_request
 from bot.conversation.transcript import Outcome, Speaker, TranscriptStore
@@ -65,6 +67,8 @@ EMPTY_TURN = (
     "抱歉，系统刚才没能处理完您的消息（服务响应超时或出错），这条消息可能没有生效。"
     "您可以重试，转人工，或者留言等待回电。"
 )
+RATED = "感谢您的评价！您的意见会帮助我们改进服务。"
+_RATING_REPLY = re.compile(r"([1-5])\s*(分|星)?")
 HUMAN_BUTTON = {"title": "转人工", "payload": "/request_human"}
 COMPLAINT_BUTTON = {"title": "我要投诉", "payload": "/complaint"}
 #: What the citizen may type to reach a person while the bot cannot help: the button's payload, or plain words.
@@ -165,6 +169,7 @@ class ConversationCore:
         self.rasa = rasa
         self.desk = desk
         self.transcript = transcript or TranscriptStore(desk.engine, desk.hub)
+        self.ratings = RatingStore(desk.engine)
         self.receipts = ReceiptLedger(desk.engine)
         self.callbacks = callbacks
         self.reduced_mode = reduced_mode or ReducedMode(lambda: None)
@@ -205,6 +210,10 @@ class ConversationCore:
     async def _turn(self, message: InboundMessage) -> TurnResult:
         sender, text = message.sender_id, message.text
         conversation = await _off_loop(self.desk.get, sender)
+        if conversation.rating_asked_at is not None and conversation.owner in (Owner.BOT, Owner.CLOSED):
+            rated = await self._rating(message)
+            if rated is not None:
+                return rated
         if conversation.owner is Owner.QUEUE and text == LEAVE_MESSAGE_PAYLOAD:
             conversation = await _off_loop(self.desk.leave_message, sender)
             await self._queue_changed()
@@ -222,6 +231,21 @@ class ConversationCore:
         else:
             result = await self._bot_turn(message, conversation)
         await self._record_replies(sender, citizen.seq, result, _outcome(result))
+        return result
+
+    async def _rating(self, message: InboundMessage) -> TurnResult | None:
+        """满意度 by a digit: after a rating request, "5" (or "5分") on any channel answers it, once; on the web
+        the page's buttons post it (bot/api/chat_live.py). Anything else goes on as an ordinary message."""
+        match = _RATING_REPLY.fullmatch(message.text.strip())
+        if match is None:
+            return None
+        try:
+            await _off_loop(self.ratings.rate, message.sender_id, int(match[1]))
+        except RatingRefused:
+            return None  # answered already: the digit is just text
+        citizen = await _off_loop(self.transcript.record, message.sender_id, Speaker.CITIZEN, message.text)
+        result = TurnResult([Reply(RATED)], None, False, None, Owner.BOT)
+        await self._record_replies(message.sender_id, citizen.seq, result, None)
         return result
 
     async def _for_a_person(self, message: InboundMessage, conversation: Conversation) -> TurnResult:

@@ -155,6 +155,7 @@ def _queue_order() -> tuple[Any, ...]:
 
 
 ABANDON_NOTE = "市民长时间未回复，会话自动结束。"
+CITIZEN_LEFT_NOTE = "市民在排队时离开（如挂断电话），会话结束。"
 QUEUE_ABANDON_NOTE = "排队等待过久，市民已离开，会话自动结束。"
 
 
@@ -348,6 +349,16 @@ class HandoffDesk:
             row = change.row
             self._apply(change, Move.LEAVE_MESSAGE, "citizen")
             row.handoff_reason, row.priority, row.queued_at = None, Priority.NORMAL, None
+            return _conversation(row)
+
+    def citizen_left(self, sender_id: str) -> Conversation:
+        """The citizen left while waiting (a caller hung up in the queue): the wait is abandoned now. A
+        conversation no longer waiting is left as it is."""
+        with self._move(sender_id, "web") as change:
+            row = change.row
+            if row.owner == Owner.QUEUE:
+                self._apply(change, Move.ABANDON, "citizen", reason="citizen_left", note=CITIZEN_LEFT_NOTE)
+                self._closed(row, CITIZEN_LEFT_NOTE)
             return _conversation(row)
 
     def resume(self, sender_id: str) -> Conversation:

@@ -296,3 +296,11 @@ def test_postgresql_hub_carries_events_between_gateways(database_url: str) -> No
         first.close()
         second.close()
     assert remote == local == {"type": "owner", "conversation_id": "c1", "owner": "operator"}
+
+
+def test_a_citizen_who_leaves_the_queue_ends_the_wait_at_once(desk: HandoffDesk) -> None:
+    desk.request("caller", "voice", "requested")
+    assert desk.citizen_left("caller").owner is Owner.CLOSED
+    assert [(e.move, e.actor, e.reason) for e in desk.events("caller")][-1] == ("abandon", "citizen", "citizen_left")
+    assert desk.citizen_left("caller").owner is Owner.CLOSED  # gone already: nothing more
+    assert len(desk.events("caller")) == 2

@@ -137,3 +137,29 @@ def test_what_counts_as_a_sensitive_matter() -> None:
     assert matters.category_of("医疗事故怎么鉴定") is None  # a question about it
     assert matters.category_of("申请公开某医院近三年医疗事故鉴定的数量") is None  # a disclosure request
     assert matters.category_of("社区医院挂号要带什么") is None
+
+
+def test_a_digit_answers_the_rating_request_once_on_any_channel(database_url: str, fake_rasa: FakeRasa) -> None:
+    import asyncio
+
+    from bot.channels.base import Channels
+    from bot.conversation.core import RATED
+    from bot.conversation.ratings import RatingStore
+    from bot.handoff.live import HandoffService
+    from bot.handoff.pubsub import NullHub
+
+    fake_rasa.answer(HANDOFF_TURN)
+    with gateway(database_url, fake_rasa.url) as chats:
+        chats.say("c", "转人工")
+        conversation_id = chats.ids["c"]
+        desk, service = _desk(database_url)
+        operator = Principal("alice", Role.OPERATOR)
+        handoff = HandoffService(desk, TranscriptStore(service.engine), Channels(), NullHub())
+        desk.take(conversation_id, operator)
+        asyncio.run(handoff.close(conversation_id, operator, "已解答"))  # closes and asks for the rating
+        assert texts(chats.say("c", "5分")) == RATED
+        (rating,) = RatingStore(service.engine).for_conversation(conversation_id)
+        assert (rating.score, rating.operator) == (5, "alice")
+        fake_rasa.answer(ANSWER_TURN)
+        assert texts(chats.say("c", "5")) == "出生医学证明由助产机构签发。"  # answered already: just text
+        service.close()

@@ -17,8 +17,8 @@ from bot.conversation.conversation_ids import channel_id
 from bot.conversation.transcript import TurnRow
 from bot.database import create_ticket_engine
 from bot.settings import Settings
-from tests.channels.wechat_channel.test_wechat_webhook import BILLION_LAUGHS, msg_id
 from tests.channels.wechat_channel.conftest import WeChatStack
+from tests.channels.wechat_channel.test_wechat_webhook import BILLION_LAUGHS, msg_id
 from tests.channels.wechat_channel.wechat_platform import (
     WeChatPlatform,
     event_xml,
