@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.answering import Answerer
-from bot.api import chat, chat_live, handoff, tickets, users
+from bot.api import chat, chat_live, handoff, tickets, users, widget
 from bot.auth import TokenStore
 from bot.channels.base import Channels
 from bot.channels.web import WebChannel
@@ -122,14 +122,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="12320 hotline gateway", lifespan=lifespan)
     app.state.conversation_key = settings.conversation_key.get_secret_value()
     app.state.trusted_proxies = trusted_proxies
+    app.state.widget_script = widget.Script()
     app.include_router(chat.router)
     app.include_router(chat_live.router)
+    app.include_router(widget.router)
     app.include_router(handoff.router)
     app.include_router(tickets.router)
     app.include_router(users.router)
     console.install(app)
     app.include_router(analytics_routes.router)
     app.add_middleware(TrustedProxyScheme, trusted=trusted_proxies)  # https behind a trusted proxy: Secure cookies
+    if settings.widget_origin_list:  # the sites that embed /widget.js may call /api/chat*, and only that
+        app.add_middleware(widget.ChatCors, origins=settings.widget_origin_list)
     app.add_exception_handler(SQLAlchemyError, _store_down)
 
     @app.get("/healthz")
