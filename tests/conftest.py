@@ -134,16 +134,20 @@ class Stack:
 
 
 @contextmanager
-def running_stack(index: Path, var: Path, database_env: dict[str, str], database_url: str) -> Iterator[Stack]:
+def running_stack(
+    index: Path, var: Path, database_env: dict[str, str], database_url: str, *, extra_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
     """`hotline up --var VAR` with `database_env` as its only database settings, until the block ends.
 
-    `database_url` is where the test expects the stack's tickets (it does not configure anything).
+    `database_url` is where the test expects the stack's tickets (it does not configure anything); `extra_env`:
+    more settings (e.g. a channel's).
     """
     log = var.parent / f"{var.name}-hotline-up.log"
     env = {
         **database_env,
         "HOTLINE_TRUSTED_PROXIES": "127.0.0.1",
         "HOTLINE_TICKET_CHECK_LOCKOUT_S": str(STACK_TICKET_CHECK_LOCKOUT_S),
+        **(extra_env or {}),
     }
     with ExitStack() as stack:
         try:
