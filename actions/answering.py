@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from actions.service_card import ServiceCard
+from actions.service_card import ServiceCard, asked_line
 from index.documents import CatalogueEntry, Chunk
 from index.retriever import Hit, Retriever
 from index.tokenizer import tokenize
@@ -137,7 +137,7 @@ class Answerer:
         if hit.section:
             expanded = self.retriever.expander.expand(question).sparse if self.retriever.expander else question
             section, text = _closest_clause(self.retriever.chunk(hit.chunk_id), question, expanded)
-            lines.append(f"您问的{section[-1] if section else hit.section}：{trim_to_point(text, question)}")
+            lines.append(asked_line(section[-1] if section else hit.section, trim_to_point(text, question)))
         # The guide's preamble (the sample notice) has no section: it is not a field.
         clauses = [
             (section[0], text)

@@ -15,6 +15,8 @@ from typing import Any
 
 #: What a citizen needs first (材料, 时限, 地点), in this order; a channel that can fold shows the rest folded.
 KEY_FIELDS = ("申请材料", "办理时限", "办理地点与时间")
+_ASKED_LINE = "您问的{label}：{text}"
+_ASKED = re.compile(r"^您问的(?P<label>[^：\n]+)：")
 _TITLE_LINE = "【{title}】以下一次性告知办理所需全部信息："
 _TITLE = re.compile(r"^【(?P<title>[^】\n]+)】以下一次性告知办理所需全部信息：$")
 #: A field line: a short heading (a guide's "四、申请材料"), a full-width colon, the value on the same line.
@@ -56,19 +58,32 @@ class ServiceCard:
     def text(self) -> str:
         return "\n".join([_TITLE_LINE.format(title=self.title), *(f"{f.label}：{f.value}" for f in self.fields)])
 
-    def json(self) -> dict[str, Any]:
-        """The fields key first (材料, 时限, 地点), then the rest in the guide's order, each marked `key`."""
-        rank = {name: i for i, name in enumerate(KEY_FIELDS)}
-        ordered = sorted(self.fields, key=lambda f: (rank.get(f.name, len(rank)), self.fields.index(f)))
+    def json(self, asked: str | None = None) -> dict[str, Any]:
+        """The field `asked` about first, then the key fields (材料, 时限, 地点), then the rest in the guide's
+        order; `key` marks the ones to show open."""
+        rank = {name: i + 1 for i, name in enumerate(KEY_FIELDS)}
+
+        def order(field: CardField) -> tuple[int, int]:
+            first = 0 if field.label == asked else rank.get(field.name, len(rank) + 1)
+            return first, self.fields.index(field)
+
         return {
             "title": self.title,
-            "fields": [{"label": f.label, "value": f.value, "key": f.key} for f in ordered],
+            "fields": [
+                {"label": f.label, "value": f.value, "key": f.key or f.label == asked}
+                for f in sorted(self.fields, key=order)
+            ],
         }
+
+
+def asked_line(label: str, text: str) -> str:
+    """The line a card answer opens with: the field the question was about (its excerpt)."""
+    return _ASKED_LINE.format(label=label, text=text)
 
 
 @dataclass(frozen=True)
 class CardReading:
-    """A reply that holds a card: what is said before it (the answer to the question asked, a notice), the
+    """A reply that holds a card: what is said before it (a notice, the excerpt of the field asked about), the
     card, and what follows it (an offer)."""
 
     intro: str
@@ -76,7 +91,17 @@ class CardReading:
     outro: str
 
     def json(self) -> dict[str, Any]:
-        return {**self.card.json(), "intro": self.intro, "outro": self.outro}
+        """For a page that folds the card: the field asked about is shown whole, open and first, so its
+        excerpt leaves the intro (it would be said twice)."""
+        labels = {field.label for field in self.card.fields}
+        intro, asked = [], None
+        for line in self.intro.split("\n") if self.intro else []:
+            match = _ASKED.match(line)
+            if match and match["label"] in labels and asked is None:
+                asked = match["label"]
+            else:
+                intro.append(line)
+        return {**self.card.json(asked), "intro": "\n".join(intro), "outro": self.outro}
 
 
 def read_card(text: str) -> CardReading | None:

@@ -42,10 +42,11 @@ def test_service_question_gets_the_one_time_notice_with_its_citation(citizen):
     assert set(citation) == {"doc_id", "title", "section", "url"}
     # Once: in `citations`, not again in the text (the page shows it as a link, SMS as a short line).
     assert "来源" not in answer["text"] and citation["url"] not in answer["text"]
-    # The 一次告知 card as fields too, the key ones (材料, 时限, 地点) first.
+    # The 一次告知 card as fields too, the key ones (材料, 时限, 地点) open.
     card = answer["card"]
     assert card["title"] == citation["title"]
-    assert [f["label"] for f in card["fields"][:3]] == ["四、申请材料", "六、办理时限", "九、办理地点与时间"]
+    shown = [f["label"] for f in card["fields"] if f["key"]]
+    assert {"四、申请材料", "六、办理时限", "九、办理地点与时间"} <= set(shown) and len(card["fields"]) == 10
 
 
 def test_health_question_is_answered_from_the_faq(citizen):

@@ -45,9 +45,15 @@ def test_a_guide_card_reads_back_from_its_text_with_the_key_fields_first(answere
     reading = read_card(answer.text)
     assert reading is not None
     assert reading.intro.startswith("您问的") and reading.outro == ""
+    asked = reading.intro.removeprefix("您问的").split("：", 1)[0]
     card = reading.json()
+    # The field asked about first, whole (its excerpt leaves the intro), then 材料, 时限, 地点, open; the rest folded.
+    assert card["intro"] == "" and card["fields"][0]["label"] == asked
+    shown = [field["label"].split("、", 1)[1] for field in card["fields"] if field["key"]]
+    asked_name = asked.split("、", 1)[1]
+    assert shown == [asked_name, *(name for name in KEY_FIELDS if name != asked_name)]
+    assert [f["key"] for f in card["fields"]] == [True] * len(shown) + [False] * (10 - len(shown))
     names = [field["label"].split("、", 1)[1] for field in card["fields"]]
-    assert names[:3] == list(KEY_FIELDS) and [f["key"] for f in card["fields"]] == [True] * 3 + [False] * 7
     assert sorted(names) == sorted(SERVICE_GUIDE_FIELDS)  # every field, once
     assert card["title"] == answer.citations[0].title
     # Read back, nothing is lost: every field line of the text is a field of the card, word for word.
@@ -59,6 +65,7 @@ def test_text_around_a_card_stays_outside_it_and_a_text_without_one_has_none(ans
     text = answerer.answer("出生医学证明补办要多久").text
     reading = read_card(f"【简化服务】以下内容直接摘自知识库。\n{text}\n您也可以留言，工作人员将在1个工作日内回电。")
     assert reading is not None and reading.intro.startswith("【简化服务】")
+    assert reading.json()["intro"] == "【简化服务】以下内容直接摘自知识库。"  # the notice stays, the excerpt goes
     assert reading.outro == "您也可以留言，工作人员将在1个工作日内回电。"
     assert len(reading.card.fields) == len(SERVICE_GUIDE_FIELDS)
     assert read_card(answerer.answer("被狗咬了怎么办").text) is None
