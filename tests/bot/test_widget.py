@@ -534,3 +534,34 @@ def test_a_site_not_allowed_is_refused_by_cors(live: Desk, stranger: Site, conte
     assert stored_id(page, live) is None
     assert not any(path.endswith("/webhook") for path, _ in live.rasa.received)  # nothing reached the bot
     assert refused and all(stranger.origin in text for text in refused)
+
+
+def test_a_replys_buttons_send_their_payload_and_news_while_closed_is_flagged(live: Desk, site: Site, context) -> None:
+    live.rasa.answer(
+        {
+            "messages": [{"text": "抱歉，我没太明白。", "buttons": [{"title": "转人工", "payload": "/request_human"}]}],
+            "intent": {"name": "nlu_fallback", "confidence": 0.3},
+            "slots_set": {},
+        }
+    )
+    page = context.new_page()
+    w = open_widget(page, site.origin)
+    ask(w, "帮我订一张机票")
+    answers(w).first.wait_for(timeout=20_000)
+    live.rasa.answer(HANDOFF_TURN)
+    answers(w).first.get_by_role("button", name="转人工").click()
+    w.locator(".notice", has_text="已转人工客服").wait_for(timeout=20_000)
+    conversation_id = stored_id(page, live) or ""
+    assert webhook_texts(live.rasa, conversation_id) == ["帮我订一张机票", "/request_human"]
+    assert w.locator(".msg.user").all_inner_texts() == ["帮我订一张机票", "转人工"]  # the title, not the payload
+
+    w.locator(".close").click()
+    launcher = w.locator(".launcher")
+    assert w.locator(".badge").is_hidden()
+    operator(live, conversation_id, "take")
+    operator(live, conversation_id, "messages", text="您好，请讲。")
+    w.locator(".badge").wait_for(state="visible", timeout=10_000)
+    assert launcher.get_attribute("aria-label") == "在线咨询（有新消息）"
+    launcher.click()
+    assert w.locator(".badge").is_hidden() and launcher.get_attribute("aria-label") is None
+    assert w.locator(".msg.agent").inner_text().endswith("您好，请讲。")
