@@ -46,6 +46,18 @@ class Citation:
             hit.doc_id, hit.title, hit.section if section is None else section, hit.url, hit.date, hit.doc_number
         )
 
+    def line(self) -> str:
+        """The source as a line of text, for text that travels without its citations (an operator's reply that
+        quotes a passage). An Answer's text never carries it: the channels show `citations` their own way."""
+        parts = [f"《{self.title}》"]
+        if self.doc_number:
+            parts.append(f"（{self.doc_number}）")
+        if self.section:
+            parts.append(f" {self.section}")
+        if self.date:
+            parts.append(f"，{self.date}")
+        return "来源：" + "".join(parts) + (f" {self.url}" if self.url else "")
+
 
 @dataclass(frozen=True)
 class Answer:

@@ -21,6 +21,9 @@ def test_policy_question_is_answered_from_its_clause_with_a_citation(answerer):
     assert citation.title == "卫生部关于深化卫生政务公开加强卫生政务服务的意见"
     # The source travels beside the text, never in it: each channel shows it once, its own way.
     assert "来源" not in answer.text and citation.title not in answer.text
+    # As a line, for text that goes without its citations (an operator's reply quoting the passage).
+    assert citation.line().startswith("来源：《卫生部关于深化卫生政务公开加强卫生政务服务的意见》")
+    assert citation.line().endswith("，2012-03-21" + (f" {citation.url}" if citation.url else ""))
 
 
 def test_service_guide_question_gets_the_whole_card_at_once(answerer):
