@@ -171,7 +171,11 @@
     const node = el("div", {class: "msg " + kind}, ...children);
     log.appendChild(node);
     scrollDown();
-    if (panel.hidden && !quiet && kind !== "user") { badge.hidden = false; badge.textContent = "新"; launcher.setAttribute("aria-label", "在线咨询（有新消息）"); }
+    if (panel.hidden && !quiet && kind !== "user") {  // said while closed: the launcher says so
+      badge.hidden = false;
+      badge.textContent = "新";
+      launcher.setAttribute("aria-label", "在线咨询（有新消息）");
+    }
     return node;
   }
 
@@ -245,10 +249,11 @@
       return r.json();
     }).then((w) => {
       const chips = buttonRow(w.suggestions.map((s) => ({title: s, payload: s})), (b) => pick(b.payload));
-      const node = el("div", {class: "msg bot welcome"}, el("p", {}, w.text), chips);
-      log.prepend(node);
+      log.querySelectorAll(".welcome").forEach((old) => old.remove());
+      log.prepend(el("div", {class: "msg bot welcome"}, el("p", {}, w.text), chips));
     }).catch(() => {
       welcomed = null;  // tried again at the next opening
+      if (log.querySelector(".welcome")) return;
       log.prepend(el("div", {class: "msg error welcome"},
         "暂时无法连接在线咨询服务，请稍后再试，或直接拨打12320卫生健康热线。"));
     });
@@ -263,7 +268,7 @@
     badge.hidden = true;
     launcher.removeAttribute("aria-label");
     session.set("open", "1");
-    if (!log.querySelector(".welcome")) welcome();
+    if (!log.querySelector(".welcome:not(.error)")) welcome();
     scrollDown();
     if (focus) input.focus();
   }
@@ -315,7 +320,7 @@
       notice("已开始新的会话");
       return postTurn(text);
     }
-    const reply = await response.json();
+    const reply = await response.json().catch(() => ({}));  // e.g. a proxy's error page
     if (response.ok && reply.conversation_id) {
       (reply.seqs || []).forEach(seen);
       if (reply.conversation_id !== conversationId) {
@@ -406,7 +411,7 @@
         method: "POST", headers: {"Content-Type": "application/json"},
         body: JSON.stringify(comment ? {score, comment} : {score}),
       });
-      const body = await response.json();
+      const body = await response.json().catch(() => ({}));
       box.replaceChildren(response.ok ? "感谢您的评价！（" + score + "分）" : (body.detail || "评价没有提交成功"));
       box.setAttribute("tabindex", "-1");
       box.focus();
