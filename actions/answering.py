@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from actions.service_card import ServiceCard, asked_line
 from index.documents import CatalogueEntry, Chunk
 from index.retriever import Hit, Retriever
 from index.tokenizer import tokenize
@@ -46,6 +47,8 @@ class Citation:
         )
 
     def line(self) -> str:
+        """The source as a line of text, for text that travels without its citations (an operator's reply that
+        quotes a passage). An Answer's text never carries it: the channels show `citations` their own way."""
         parts = [f"《{self.title}》"]
         if self.doc_number:
             parts.append(f"（{self.doc_number}）")
@@ -58,6 +61,9 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
+    """`text` is what is said, without its sources: they travel in `citations`, and each channel shows them its
+    own way (the web as links, SMS as a short line, the phone not at all), so they are never shown twice."""
+
     kind: Literal["passage", "service_guide", "by_request", "no_answer"]
     text: str
     citations: list[Citation] = field(default_factory=list)
@@ -122,7 +128,7 @@ class Answerer:
             return replace(self._service_guide_card(best, question), trust=trust)
         citation = Citation.of(best)
         text = trim_to_point(best.text, question, anchor=best.definition)
-        return Answer("passage", f"{text}\n{citation.line()}", [citation], trust=trust)
+        return Answer("passage", text, [citation], trust=trust)
 
     def _by_request(self, question: str, best_relevance: float | None) -> CatalogueEntry | None:
         """The 依申请公开 document the question is about: its stated title and keywords are close enough to the
@@ -137,26 +143,22 @@ class Answerer:
     def _service_guide_card(self, hit: Hit, question: str) -> Answer:
         """一次告知: every field of the guide at once, so nobody has to call back for the next one.
 
-        The section that answers the question comes first; the whole card follows.
+        The section that answers the question comes first; the whole card follows (actions/service_card.py).
         """
         lines: list[str] = []
         if hit.section:
             expanded = self.retriever.expander.expand(question).sparse if self.retriever.expander else question
             section, text = _closest_clause(self.retriever.chunk(hit.chunk_id), question, expanded)
-            lines.append(f"您问的{section[-1] if section else hit.section}：{trim_to_point(text, question)}")
-        lines.append(f"【{hit.title}】以下一次性告知办理所需全部信息：")
-        shown: list[str] = []
-        for chunk in self.retriever.document_chunks(hit.doc_id):
-            for section, text in clauses_of(chunk):
-                if not section:
-                    continue  # the guide's preamble (the sample notice) is not a field
-                heading = section[0]
-                body = " ".join(text.split())
-                lines.append(f"{heading}：{body}" if heading not in shown else body)
-                shown.append(heading)
-        citation = Citation.of(hit, section="全文")
-        lines.append(citation.line())
-        return Answer("service_guide", "\n".join(lines), [citation])
+            lines.append(asked_line(section[-1] if section else hit.section, trim_to_point(text, question)))
+        # The guide's preamble (the sample notice) has no section: it is not a field.
+        clauses = [
+            (section[0], text)
+            for chunk in self.retriever.document_chunks(hit.doc_id)
+            for section, text in clauses_of(chunk)
+            if section
+        ]
+        lines.append(ServiceCard.of(hit.title, clauses).text())
+        return Answer("service_guide", "\n".join(lines), [Citation.of(hit, section="全文")])
 
 
 def clauses_of(chunk: Chunk) -> list[tuple[tuple[str, ...], str]]:

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.answering import Answerer
-from bot.api import chat, chat_live, handoff, tickets, twilio, users, wechat
+from bot.api import chat, chat_live, handoff, tickets, twilio, users, wechat, widget
 from bot.auth import TokenStore
 from bot.channels.base import Channels
 from bot.channels.followups import FollowupStore, SmsRecipients
@@ -154,8 +154,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.trusted_proxies = trusted_proxies
     # Off (404) unless HOTLINE_TWILIO_AUTH_TOKEN is set; every request then carries Twilio's signature or gets 403.
     app.state.twilio_webhooks = TwilioWebhooks.from_settings(settings)
+    app.state.widget_script = widget.Script()
     app.include_router(chat.router)
     app.include_router(chat_live.router)
+    app.include_router(widget.router)
     app.include_router(handoff.router)
     app.include_router(twilio.router)
     app.include_router(tickets.router)
@@ -165,6 +167,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics_routes.router)
     app.include_router(pages.router)  # the queue, conversations, tickets, the supervisor's page
     app.add_middleware(TrustedProxyScheme, trusted=trusted_proxies)  # https behind a trusted proxy: Secure cookies
+    if settings.widget_origin_list:  # the sites that embed /widget.js may call /api/chat*, and only that
+        app.add_middleware(widget.ChatCors, origins=settings.widget_origin_list)
     app.add_exception_handler(SQLAlchemyError, _store_down)
 
     @app.get("/healthz")

@@ -28,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR_DIR = ROOT / "var"
 #: The shortest HOTLINE_CONVERSATION_KEY accepted (characters; `hotline up` generates 43).
 MIN_CONVERSATION_KEY_LENGTH = 32
+#: A web origin as browsers send it: scheme, host, maybe a port (lower case, no path).
+_ORIGIN = re.compile(r"^https?://(?:[a-z0-9-]+\.)*[a-z0-9-]+(?::\d{1,5})?$|^https?://\[[0-9a-f:.]+\](?::\d{1,5})?$")
 
 
 class SettingsError(ValueError):
@@ -97,6 +99,10 @@ class Settings(BaseSettings):
     #: Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed, e.g. the nginx in front.
     #: Empty: the client is the socket's peer, and X-Forwarded-For is ignored.
     trusted_proxies: str = ""
+    #: The sites that may embed the chat widget (/widget.js), as origins, comma-separated:
+    #: "https://www.example.gov.cn,https://wsjkw.example.gov.cn". Their pages may call /api/chat* (CORS, without
+    #: credentials); no other site's may. Empty: the widget works on the gateway's own pages only.
+    widget_origins: str = ""
     #: Ticket checks (number + last four phone digits, in chat and for ratings): this many wrong pairs per
     #: conversation or client within the window lock the check for the lockout (by default the window).
     ticket_check_limit: int = Field(default=5, ge=1)
@@ -178,6 +184,18 @@ class Settings(BaseSettings):
             raise ValueError("HOTLINE_PUBLIC_URL is required when HOTLINE_TWILIO_AUTH_TOKEN is set")
         return token if token is not None and token.get_secret_value() else None
 
+    @field_validator("widget_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        origins = [origin.strip().rstrip("/").lower() for origin in value.split(",") if origin.strip()]
+        for number, origin in enumerate(origins, start=1):
+            if not _ORIGIN.match(origin):
+                raise ValueError(
+                    f"HOTLINE_WIDGET_ORIGINS: item {number} is not an origin; write scheme://host[:port], e.g. "
+                    "https://www.example.gov.cn (no path, no wildcard)"
+                )
+        return ",".join(origins)
+
     @field_validator("conversation_key")
     @classmethod
     def _long_enough(cls, key: SecretStr | None) -> SecretStr | None:
@@ -230,6 +248,10 @@ class Settings(BaseSettings):
     @property
     def rasa_urls(self) -> list[str]:
         return [url.strip() for url in self.rasa_url.split(",") if url.strip()]
+
+    @property
+    def widget_origin_list(self) -> list[str]:
+        return [origin for origin in self.widget_origins.split(",") if origin]
 
 
 def _unset_if_empty(secret: SecretStr | None) -> SecretStr | None:

@@ -35,11 +35,18 @@ def test_service_question_gets_the_one_time_notice_with_its_citation(citizen):
     assert 0 < turn["intent"]["confidence"] <= 1
     assert turn["handoff"] is False and turn["ticket_id"] is None
     answer = turn["messages"][0]
-    assert "出生医学证明" in answer["text"] and "来源：" in answer["text"]
+    assert "出生医学证明" in answer["text"]
     assert answer["citations"], "an answer always carries its source"
     citation = answer["citations"][0]
     assert "出生医学证明" in citation["title"] and citation["doc_id"]
     assert set(citation) == {"doc_id", "title", "section", "url"}
+    # Once: in `citations`, not again in the text (the page shows it as a link, SMS as a short line).
+    assert "来源" not in answer["text"] and citation["url"] not in answer["text"]
+    # The 一次告知 card as fields too, the key ones (材料, 时限, 地点) open.
+    card = answer["card"]
+    assert card["title"] == citation["title"]
+    shown = [f["label"] for f in card["fields"] if f["key"]]
+    assert {"四、申请材料", "六、办理时限", "九、办理地点与时间"} <= set(shown) and len(card["fields"]) == 10
 
 
 def test_health_question_is_answered_from_the_faq(citizen):

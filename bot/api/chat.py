@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from actions.service_card import read_card
 from bot.api.clients import ClientTag
 from bot.conversation.conversation_ids import WEB, ConversationRegistry
 from bot.conversation.core import STORE_DOWN, ConversationCore, InboundMessage
+from bot.conversation.welcome import SUGGESTIONS, WELCOME
 
 router = APIRouter()
 logger = logging.getLogger(__name__)
@@ -55,10 +57,39 @@ class Button(BaseModel):
     payload: str
 
 
+class CardField(BaseModel):
+    label: str
+    value: str
+    #: 材料, 时限, 地点: shown first; the rest may be folded.
+    key: bool
+
+
+class Card(BaseModel):
+    """一次告知 as fields (actions/service_card.py), for a page that folds it; `text` holds the same, whole."""
+
+    title: str
+    #: What the reply says before the card (the field the question was about) and after it.
+    intro: str
+    outro: str
+    fields: list[CardField]
+
+
+def card_of(text: str) -> Card | None:
+    reading = read_card(text)
+    return None if reading is None else Card(**reading.json())
+
+
 class Message(BaseModel):
+    #: What is said, without its sources: `citations` carries them, and the page shows them once, as links.
     text: str
     citations: list[Citation] = []
     buttons: list[Button] = []
+    card: Card | None = None
+
+
+class Welcome(BaseModel):
+    text: str
+    suggestions: list[str]
 
 
 class Intent(BaseModel):
@@ -98,6 +129,13 @@ async def _conversation(registry: ConversationRegistry, conversation_id: str | N
     return conversation_id
 
 
+@router.get("/api/chat/welcome")
+async def welcome(response: Response) -> Welcome:
+    """What the page and the widget open with (bot/conversation/welcome.py)."""
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return Welcome(text=WELCOME, suggestions=list(SUGGESTIONS))
+
+
 @router.post("/api/chat")
 async def chat(body: ChatRequest, request: Request, client: ClientTag) -> ChatResponse:
     core: ConversationCore = request.app.state.core
@@ -124,6 +162,7 @@ async def chat(body: ChatRequest, request: Request, client: ClientTag) -> ChatRe
                 text=m.text,
                 citations=[Citation(**c) for c in m.citations],
                 buttons=[Button(**b) for b in m.buttons],
+                card=card_of(m.text),
             )
             for m in turn.messages
         ],

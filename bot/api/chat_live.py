@@ -5,6 +5,7 @@
   frame is {"type": "ready"}: from then on nothing is missed (the page reads what came before by polling once).
 - GET /api/chat/{conversation_id}/messages?after=SEQ: the fallback when the socket is down: the turns said to
   the citizen after SEQ (bot, operator, system; masked), the owner, the queue place and whether a rating is open.
+  With `citizen=true` the citizen's own turns too: the widget rebuilds its history from after=0 on a reload.
 - POST /api/chat/{conversation_id}/rating {"score", "comment"}: the answer to the open rating request.
 
 The conversation id is the citizen's only credential (bot/conversation/conversation_ids.py): one the server did
@@ -24,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from bot.api.chat import UNKNOWN_CONVERSATION
+from bot.api.chat import UNKNOWN_CONVERSATION, card_of
 from bot.api.clients import ClientTag, request_client_tag
 from bot.api.handoff import STORE_DOWN
 from bot.api.sockets import POLICY_VIOLATION, TRY_AGAIN_LATER, Sender, forward, receive_object, stop
@@ -86,6 +87,7 @@ def citizen_turn(turn: Turn) -> dict[str, Any]:
     """A transcript turn as the page gets it, in the shape of what the socket delivers."""
     masked = turn.masked()
     rating = masked.speaker is Speaker.SYSTEM and masked.text == RATING_REQUEST
+    card = card_of(masked.text) if masked.speaker is Speaker.BOT else None
     return {
         "type": "rating_request" if rating else "message",
         "seq": masked.seq,
@@ -93,15 +95,17 @@ def citizen_turn(turn: Turn) -> dict[str, Any]:
         "speaker": str(masked.speaker),
         "text": masked.text,
         "citations": masked.citations,
+        "card": None if card is None else card.model_dump(),
     }
 
 
-def _messages_view(request: Request, conversation_id: str, after: int) -> dict[str, Any]:
+def _messages_view(request: Request, conversation_id: str, after: int, citizen: bool) -> dict[str, Any]:
     service: HandoffService = request.app.state.handoff
     ratings: RatingStore = request.app.state.ratings
     desk: HandoffDesk = service.desk
     conversation = desk.get(conversation_id)
-    turns = [turn for turn in service.transcript.turns(conversation_id, after=after) if turn.speaker in SHOWN]
+    shown = (*SHOWN, Speaker.CITIZEN) if citizen else SHOWN
+    turns = [turn for turn in service.transcript.turns(conversation_id, after=after) if turn.speaker in shown]
     entry = desk.place(conversation_id) if conversation.owner is Owner.QUEUE else None
     return {
         "conversation_id": conversation_id,
@@ -120,11 +124,15 @@ def _messages_view(request: Request, conversation_id: str, after: int) -> dict[s
 
 @router.get("/{conversation_id}/messages")
 async def messages(
-    conversation_id: str, request: Request, client: ClientTag, after: Annotated[int, Query(ge=0)] = 0
+    conversation_id: str,
+    request: Request,
+    client: ClientTag,
+    after: Annotated[int, Query(ge=0)] = 0,
+    citizen: bool = False,
 ) -> dict[str, Any]:
     await _issued_or_refused(request, conversation_id, client)
     try:
-        return await run_in_threadpool(_messages_view, request, conversation_id, after)
+        return await run_in_threadpool(_messages_view, request, conversation_id, after, citizen)
     except SQLAlchemyError as error:
         logger.exception("transcript read failed")
         raise HTTPException(503, STORE_DOWN) from error

@@ -1,6 +1,7 @@
 import pytest
 
 from actions.answering import NO_ANSWER, Answerer, trim_to_point
+from actions.service_card import KEY_FIELDS, read_card
 from index.documents import SERVICE_GUIDE_FIELDS
 
 
@@ -17,7 +18,12 @@ def test_policy_question_is_answered_from_its_clause_with_a_citation(answerer):
     assert citation.doc_id == "health-ministry-opinion-2012"
     assert citation.section.endswith("（八）充分发挥“12320”卫生热线作用")
     assert citation.date == "2012-03-21"
-    assert "来源：《卫生部关于深化卫生政务公开加强卫生政务服务的意见》" in answer.text
+    assert citation.title == "卫生部关于深化卫生政务公开加强卫生政务服务的意见"
+    # The source travels beside the text, never in it: each channel shows it once, its own way.
+    assert "来源" not in answer.text and citation.title not in answer.text
+    # As a line, for text that goes without its citations (an operator's reply quoting the passage).
+    assert citation.line().startswith("来源：《卫生部关于深化卫生政务公开加强卫生政务服务的意见》")
+    assert citation.line().endswith("，2012-03-21" + (f" {citation.url}" if citation.url else ""))
 
 
 def test_service_guide_question_gets_the_whole_card_at_once(answerer):
@@ -28,6 +34,45 @@ def test_service_guide_question_gets_the_whole_card_at_once(answerer):
         assert field in answer.text
     assert answer.citations[0].doc_id == "birth-medical-certificate"
     assert answer.text.index("一、办理主体") < answer.text.index("十、监督渠道")
+    assert "来源" not in answer.text and "https://" not in answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["出生医学证明补办要多久", "无偿献血有什么要求", "怎么申请政府信息公开", "医师执业注册要什么材料",
+     "预防接种证丢了怎么补", "医疗纠纷怎么调解", "开诊所要办什么手续"],
+)  # fmt: skip
+def test_a_guide_card_reads_back_from_its_text_with_the_key_fields_first(answerer, question):
+    answer = answerer.answer(question)
+    assert answer.kind == "service_guide", question
+    reading = read_card(answer.text)
+    assert reading is not None
+    assert reading.intro.startswith("您问的") and reading.outro == ""
+    asked = reading.intro.removeprefix("您问的").split("：", 1)[0]
+    card = reading.json()
+    # The field asked about first, whole (its excerpt leaves the intro), then 材料, 时限, 地点, open; the rest folded.
+    assert card["intro"] == "" and card["fields"][0]["label"] == asked
+    shown = [field["label"].split("、", 1)[1] for field in card["fields"] if field["key"]]
+    asked_name = asked.split("、", 1)[1]
+    assert shown == [asked_name, *(name for name in KEY_FIELDS if name != asked_name)]
+    assert [f["key"] for f in card["fields"]] == [True] * len(shown) + [False] * (10 - len(shown))
+    names = [field["label"].split("、", 1)[1] for field in card["fields"]]
+    assert sorted(names) == sorted(SERVICE_GUIDE_FIELDS)  # every field, once
+    assert card["title"] == answer.citations[0].title
+    # Read back, nothing is lost: every field line of the text is a field of the card, word for word.
+    lines = answer.text.split("\n")[2:]
+    assert [f"{f.label}：{f.value}" for f in reading.card.fields] == lines
+
+
+def test_text_around_a_card_stays_outside_it_and_a_text_without_one_has_none(answerer):
+    text = answerer.answer("出生医学证明补办要多久").text
+    reading = read_card(f"【简化服务】以下内容直接摘自知识库。\n{text}\n您也可以留言，工作人员将在1个工作日内回电。")
+    assert reading is not None and reading.intro.startswith("【简化服务】")
+    assert reading.json()["intro"] == "【简化服务】以下内容直接摘自知识库。"  # the notice stays, the excerpt goes
+    assert reading.outro == "您也可以留言，工作人员将在1个工作日内回电。"
+    assert len(reading.card.fields) == len(SERVICE_GUIDE_FIELDS)
+    assert read_card(answerer.answer("被狗咬了怎么办").text) is None
+    assert read_card("【出生医学证明办理指南】以下一次性告知办理所需全部信息：") is None  # a title without fields
 
 
 def test_a_field_merged_into_its_neighbour_is_still_shown_once_under_its_own_heading(answerer, retriever):
