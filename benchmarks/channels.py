@@ -42,6 +42,7 @@ from _report import percentile_ms, publish_report, table
 from defusedxml.ElementTree import fromstring
 from twilio.request_validator import RequestValidator
 
+from benchmarks import channels_wechat
 from bot.nlu import model_path
 from tests.channels.twilio_channels.twilio_client import (
     ACCOUNT_SID,
@@ -207,13 +208,16 @@ CHAT = Channel("/api/chat (reference)", chat_sender, lambda *_: "")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--channels", default="voice", help=f"comma-separated, of: {', '.join(CHANNELS)}")
+    parser.add_argument(
+        "--channels", default="voice,wechat", help=f"comma-separated, of: {', '.join([*CHANNELS, 'wechat'])}"
+    )
     parser.add_argument("--senders", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=2, help="scripted conversations per sender and pass")
     parser.add_argument("--passes", type=int, default=2, help="ABBA blocks: each path is timed 2 × this many times")
     parser.add_argument("--index", type=Path, default=ROOT / "var" / "index" / "knowledge")
     args = parser.parse_args()
-    chosen = [CHANNELS[name.strip()] for name in args.channels.split(",") if name.strip()]
+    names = [name.strip() for name in args.channels.split(",") if name.strip()]
+    chosen = [CHANNELS[name] for name in names if name != "wechat"]
 
     api = FakeTwilioApi()
     var = Path(tempfile.mkdtemp(prefix="bench-channels-")) / "var"
@@ -259,6 +263,11 @@ def main() -> None:
     chat = cells[CHAT.name]
     sections = [notes, table(headers, [cell.row(args.senders) for cell in cells.values()])]
     sections += [channel.section(cells[channel.name], chat, args.senders) for channel in chosen]
+    if "wechat" in names:
+        # WeChat in its own stack (its channel on, its fake API), beside its own /api/chat cell of the same run.
+        print("timing wechat …", flush=True)
+        note, section, _ = channels_wechat.measure(args.senders, 12, 2, args.index)
+        sections += ["## WeChat webhook", note, section]
     publish_report("channels", "Channel webhooks under load", sections)
 
 

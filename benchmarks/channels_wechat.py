@@ -264,6 +264,35 @@ def wechat_section(
     return "\n\n".join(lines), figures
 
 
+def measure(users: int, rounds: int, retry_rounds: int, index: Path) -> tuple[str, str, dict[str, float]]:
+    """The WeChat cells in their own stack (the WeChat channel on): a note, the section, the figures."""
+    api = FakeWeChatApi()
+    with tempfile.TemporaryDirectory(prefix="bench-wechat-") as tmp:
+        var = Path(tmp) / "var"
+        database_url = f"sqlite:///{var / 'hotline.db'}"
+        env = {"DATABASE_URL": database_url, **wechat_env(api.url)}
+        ports = (free_port(), free_port(), free_port())
+        with hotline_up(index, var, env, ports=ports, log=Path(tmp) / "hotline-up.log") as url:
+            key = (var / "conversation.key").read_text(encoding="ascii").strip()
+            stack = Stack(url, database_url, key, api)
+            asyncio.run(wechat_load(stack, 4, 1))  # warm-up: Rasa, the actions' index, the token
+            asyncio.run(chat_load(url, 4, 1))
+            half = max(rounds // 2, 1)
+            chat_s = asyncio.run(chat_load(url, users, half))
+            wechat = asyncio.run(wechat_load(stack, users, half))
+            wechat += asyncio.run(wechat_load(stack, users, half))
+            chat_s += asyncio.run(chat_load(url, users, half))
+            retry = asyncio.run(retries(stack, users, retry_rounds))
+            load = Path("/proc/loadavg").read_text().split()[:3]
+    api.close()
+    section, figures = wechat_section(chat_s, wechat, retry, users)
+    note = (
+        f"One `hotline up` (default: one Rasa worker, cached tracker store) on this machine, shared with other "
+        f"agents: load average {' '.join(load)} at the end. The fake WeChat API answers on loopback."
+    )
+    return note, section, figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=20)
@@ -273,31 +302,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.index.is_dir():
         raise SystemExit(f"no index at {args.index}: run `make index` (or cp -r the main checkout's var/index)")
-
-    api = FakeWeChatApi()
-    with tempfile.TemporaryDirectory(prefix="bench-wechat-") as tmp:
-        var = Path(tmp) / "var"
-        database_url = f"sqlite:///{var / 'hotline.db'}"
-        env = {"DATABASE_URL": database_url, **wechat_env(api.url)}
-        ports = (free_port(), free_port(), free_port())
-        with hotline_up(args.index, var, env, ports=ports, log=Path(tmp) / "hotline-up.log") as url:
-            key = (var / "conversation.key").read_text(encoding="ascii").strip()
-            stack = Stack(url, database_url, key, api)
-            asyncio.run(wechat_load(stack, 4, 1))  # warm-up: Rasa, the actions' index, the token
-            asyncio.run(chat_load(url, 4, 1))
-            half = max(args.rounds // 2, 1)
-            chat_s = asyncio.run(chat_load(url, args.users, half))
-            wechat = asyncio.run(wechat_load(stack, args.users, half))
-            wechat += asyncio.run(wechat_load(stack, args.users, half))
-            chat_s += asyncio.run(chat_load(url, args.users, half))
-            retry = asyncio.run(retries(stack, args.users, args.retry_rounds))
-            load = Path("/proc/loadavg").read_text().split()[:3]
-    api.close()
-    section, figures = wechat_section(chat_s, wechat, retry, args.users)
-    note = (
-        f"One `hotline up` (default: one Rasa worker, cached tracker store) on this machine, shared with other "
-        f"agents: load average {' '.join(load)} at the end. The fake WeChat API answers on loopback."
-    )
+    note, section, figures = measure(args.users, args.rounds, args.retry_rounds, args.index)
     publish_report("channels_wechat", "Channels: WeChat webhook under load", [note, section])
     return 0 if figures["passive_share"] >= TARGET_PASSIVE_SHARE and figures["duplicates"] == 0 else 1
 
