@@ -15,32 +15,17 @@ from sqlalchemy.orm import aliased
 
 from bot.analytics.figure import TOTAL, Chart, Column, Context, Figure, Kind
 from bot.analytics.period import Period
+from bot.channels.base import channel_label
 from bot.conversation.transcript import Speaker, TurnRow
 from bot.handoff.models import ConversationRow, HandoffEventRow
-from bot.handoff.triggers import SENSITIVE_REASON_PREFIX
+from bot.handoff.reasons import reason_label
 from bot.handoff.workflow import MOVE_LABELS, MOVES, Move, Owner
 
-#: Why a conversation went to a person (the handoff event's reason); sensitive:<category> names the category.
-REASON_LABELS = {
-    "requested": "市民要求转人工",
-    "offered_after_failures": "连续未能解答，转人工",
-    "angry": "市民情绪激动",
-    "emergency": "紧急情况",
-}
-CHANNEL_LABELS = {"web": "网页", "sms": "短信", "voice": "电话", "phone": "电话", "wechat": "微信"}
 #: The moves that take a conversation away from its operator (from the state machine, not a second list): a
 #: reply after one of these is not the answer to that take.
 LEAVES_OPERATOR = tuple(sorted(move for move, (sources, _) in MOVES.items() if Owner.OPERATOR in sources))
 #: Ways a citizen stops waiting in the queue.
 ABANDONED = (Move.ABANDON, Move.LEAVE_MESSAGE)
-
-
-def reason_label(reason: str | None) -> str:
-    if not reason:
-        return "未注明"
-    if reason.startswith(SENSITIVE_REASON_PREFIX):
-        return f"敏感事项：{reason.removeprefix(SENSITIVE_REASON_PREFIX)}"
-    return REASON_LABELS.get(reason, reason)
 
 
 def percentile(values: Sequence[float], fraction: float) -> float | None:
@@ -93,7 +78,7 @@ def _share(part: int, whole: int) -> float | None:
 
 def _present_rate(rows: Sequence[Row[Any]], _period: Period, _context: Context) -> list[dict[str, Any]]:
     out = [
-        {"channel": CHANNEL_LABELS.get(row.channel, row.channel or "未知"), "conversations": row.conversations,
+        {"channel": channel_label(row.channel, "未知"), "conversations": row.conversations,
          "handed_off": row.handed_off, "rate": _share(row.handed_off, row.conversations)}
         for row in sorted(rows, key=lambda row: (row.channel is None, row.channel or ""))
     ]  # fmt: skip
@@ -138,7 +123,7 @@ def _present_reasons(rows: Sequence[Row[Any]], _period: Period, _context: Contex
     total = sum(row.handoffs for row in rows)
     ordered = sorted(rows, key=lambda row: (-row.handoffs, row.reason is None, row.reason or ""))
     return [
-        {"reason": reason_label(row.reason), "code": row.reason or "", "handoffs": row.handoffs,
+        {"reason": reason_label(row.reason, "未注明"), "code": row.reason or "", "handoffs": row.handoffs,
          "share": _share(row.handoffs, total)}
         for row in ordered
     ]  # fmt: skip

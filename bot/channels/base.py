@@ -10,13 +10,25 @@ the transcript for the next turn.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from bot.handoff.desk import Conversation
 
 logger = logging.getLogger(__name__)
+
+
+#: The channels as citizens and operators call them.
+CHANNEL_LABELS: Mapping[str, str] = MappingProxyType(
+    {"web": "网页", "sms": "短信", "voice": "电话", "phone": "电话", "wechat": "微信"}
+)
+
+
+def channel_label(channel: str | None, unknown: str = "") -> str:
+    return CHANNEL_LABELS.get(channel or "", channel or unknown)
 
 
 class Kind(StrEnum):

@@ -9,25 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+# The channels' and the reasons' names have one home each; the console shows them from here too.
+from bot.channels.base import CHANNEL_LABELS as CHANNEL_LABELS
+from bot.channels.base import channel_label as channel_label
 from bot.conversation.transcript import Speaker
-from bot.handoff.triggers import SENSITIVE_REASON_PREFIX
+from bot.handoff.reasons import REASON_LABELS as REASON_LABELS
+from bot.handoff.reasons import reason_label as reason_label
 from bot.handoff.workflow import MOVE_LABELS, OWNER_LABELS, Move, Owner, Priority
 
-CHANNEL_LABELS: Mapping[str, str] = MappingProxyType(
-    {"web": "网页", "sms": "短信", "voice": "电话", "phone": "电话", "wechat": "微信"}
-)
-#: Why a conversation went to a person (handoff_events.reason, conversations.handoff_reason).
-REASON_LABELS: Mapping[str, str] = MappingProxyType(
-    {
-        "requested": "市民要求转人工",
-        "offered_after_failures": "机器人多次未能解答",
-        "angry": "市民情绪激动",
-        "emergency": "紧急情况",
-        "operator_reply_timeout": "坐席超时未回复",
-        "citizen_silent": "市民长时间未回复",
-        "queue_abandoned": "排队过久，市民离开",
-    }
-)
 SPEAKER_LABELS: Mapping[Speaker, str] = MappingProxyType(
     {Speaker.CITIZEN: "市民", Speaker.BOT: "机器人", Speaker.OPERATOR: "坐席", Speaker.SYSTEM: "系统"}
 )
@@ -49,19 +38,6 @@ AUDIT_LABELS: Mapping[str, str] = MappingProxyType(
     }
 )
 PRIORITY_LABELS: Mapping[Priority, str] = MappingProxyType({Priority.NORMAL: "普通", Priority.URGENT: "紧急"})
-
-
-def channel_label(channel: str | None) -> str:
-    return CHANNEL_LABELS.get(channel or "", channel or "")
-
-
-def reason_label(reason: str | None) -> str:
-    """市民要求转人工, 敏感事项：医疗纠纷, …; empty for none."""
-    if not reason:
-        return ""
-    if reason.startswith(SENSITIVE_REASON_PREFIX):
-        return f"敏感事项：{reason.removeprefix(SENSITIVE_REASON_PREFIX)}"
-    return REASON_LABELS.get(reason, reason)
 
 
 def audit_label(action: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.auth import Principal
-from bot.channels.base import Channels, Kind, OutboundMessage
+from bot.channels.base import Channels, Kind, OutboundMessage, channel_label
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
 from bot.conversation.ratings import RatingStore
 from bot.conversation.transcript import Speaker, TranscriptStore, Turn
@@ -36,9 +36,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RATING_REQUEST = "请为本次服务打分：1分很不满意，5分非常满意。"
-
-
-CHANNEL_NAMES = {"web": "网页", "voice": "电话", "sms": "短信", "wechat": "微信"}
 
 
 @dataclass(frozen=True)
@@ -99,7 +96,7 @@ class HandoffService:
         message = OutboundMessage(Kind.MESSAGE, text, speaker="operator", seq=turn.seq)
         delivered = await self.channels.deliver(conversation, message)
         if not delivered:
-            channel = CHANNEL_NAMES.get(conversation.channel, conversation.channel)
+            channel = channel_label(conversation.channel)
             note = f"这条回复暂时无法通过{channel}送达市民，请改用电话回访。"
             await _off_loop(self.transcript.record, conversation_id, Speaker.SYSTEM, note)
         return OperatorReply(turn, delivered)
