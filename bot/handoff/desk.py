@@ -466,9 +466,7 @@ class HandoffDesk:
             if row is None:
                 if what is None:
                     return
-                row = ConversationRow(sender_id=sender_id, channel=channel, owner=Owner.BOT, priority=Priority.NORMAL)
-                row.updated_at = self.clock()
-                session.add(row)
+                row = self._new_row(session, sender_id, channel)
             row.offered = what
 
     def ask_rating(self, sender_id: str) -> datetime:
@@ -487,8 +485,7 @@ class HandoffDesk:
             if row is None:
                 if awaiting is None:
                     return
-                row = ConversationRow(sender_id=sender_id, channel=channel, owner=Owner.BOT, priority=Priority.NORMAL)
-                session.add(row)
+                row = self._new_row(session, sender_id, channel)
             row.awaiting = awaiting
             row.updated_at = self.clock()
 
@@ -527,6 +524,14 @@ class HandoffDesk:
 
     # -- internals -----------------------------------------------------------------------------------------
 
+    def _new_row(self, session: Session, sender_id: str, channel: str) -> ConversationRow:
+        """A conversation the desk has not seen yet: the bot's, added to `session`."""
+        row = ConversationRow(
+            sender_id=sender_id, channel=channel, owner=Owner.BOT, priority=Priority.NORMAL, updated_at=self.clock()
+        )
+        session.add(row)
+        return row
+
     @contextmanager
     def _move(self, sender_id: str, channel: str) -> Iterator[_Change]:
         """The row under the write lock (created for the bot if new); published after the commit."""
@@ -534,11 +539,7 @@ class HandoffDesk:
             with session.begin():
                 row = session.get(ConversationRow, sender_id, with_for_update=True)
                 if row is None:
-                    row = ConversationRow(
-                        sender_id=sender_id, channel=channel, owner=Owner.BOT, priority=Priority.NORMAL
-                    )
-                    row.updated_at = self.clock()
-                    session.add(row)
+                    row = self._new_row(session, sender_id, channel)
                 change = _Change(row, [])
                 yield change
                 session.add_all(change.events)
