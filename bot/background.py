@@ -13,6 +13,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+async def off_loop(function: Callable[..., T], *args: Any) -> T:
+    """A blocking call (a store, a client) in a worker thread: the event loop keeps serving others meanwhile."""
+    return await asyncio.to_thread(function, *args)
+
+
 async def run_every(
     interval_s: float,
     work: Callable[[], T],

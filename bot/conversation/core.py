@@ -24,17 +24,17 @@ plain words; it never becomes a 500.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from actions.answering import NO_ANSWER
 from actions.handoff_actions import HANDOFF as HANDED_TO_QUEUE
+from bot.background import off_loop
 from bot.conversation.anger import APOLOGY, is_angry
 from bot.conversation.callbacks import (
     ASK_FOR_MESSAGE,
@@ -74,8 +74,6 @@ COMPLAINT_BUTTON = {"title": "我要投诉", "payload": "/complaint"}
 #: What the citizen may type to reach a person while the bot cannot help: the button's payload, or plain words.
 _ASKS_FOR_HUMAN = frozenset({"/request_human", "转人工", "人工", "人工客服", "找人工"})
 _CITATION_FIELDS = ("doc_id", "title", "section", "url")
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -200,7 +198,7 @@ class ConversationCore:
         intent = {"name": "emergency", "confidence": 1.0}
         result = TurnResult([reply], intent, True, None, owner)
         try:
-            result.owner = await _off_loop(self.desk.escalate, message.sender_id, message.channel)
+            result.owner = await off_loop(self.desk.escalate, message.sender_id, message.channel)
             await self._record(message, result, Outcome.HANDOFF)
             await self._queue_changed()
         except SQLAlchemyError:
@@ -209,21 +207,21 @@ class ConversationCore:
 
     async def _turn(self, message: InboundMessage) -> TurnResult:
         sender, text = message.sender_id, message.text
-        conversation = await _off_loop(self.desk.get, sender)
+        conversation = await off_loop(self.desk.get, sender)
         if conversation.rating_asked_at is not None and conversation.owner in (Owner.BOT, Owner.CLOSED):
             rated = await self._rating(message)
             if rated is not None:
                 return rated
         if conversation.owner is Owner.QUEUE and text == LEAVE_MESSAGE_PAYLOAD:
-            conversation = await _off_loop(self.desk.leave_message, sender)
+            conversation = await off_loop(self.desk.leave_message, sender)
             await self._queue_changed()
         elif conversation.owner in (Owner.QUEUE, Owner.OPERATOR):
             return await self._for_a_person(message, conversation)
         elif conversation.owner is Owner.CLOSED:
-            conversation = await _off_loop(self.desk.resume, sender)
+            conversation = await off_loop(self.desk.resume, sender)
         # Written before Rasa runs: an operator watching sees it at once, and a ticket filed in this turn
         # blanks its personal values in it (actions/ticket_actions.py).
-        citizen = await _off_loop(self.transcript.record, sender, Speaker.CITIZEN, text)
+        citizen = await off_loop(self.transcript.record, sender, Speaker.CITIZEN, text)
 
         category = self.sensitive.category_of(text)
         if category is not None:
@@ -240,10 +238,10 @@ class ConversationCore:
         if match is None:
             return None
         try:
-            await _off_loop(self.ratings.rate, message.sender_id, int(match[1]))
+            await off_loop(self.ratings.rate, message.sender_id, int(match[1]))
         except RatingRefused:
             return None  # answered already: the digit is just text
-        citizen = await _off_loop(self.transcript.record, message.sender_id, Speaker.CITIZEN, message.text)
+        citizen = await off_loop(self.transcript.record, message.sender_id, Speaker.CITIZEN, message.text)
         result = TurnResult([Reply(RATED)], None, False, None, Owner.BOT)
         await self._record_replies(message.sender_id, citizen.seq, result, None)
         return result
@@ -252,23 +250,23 @@ class ConversationCore:
         """A person owns the conversation: the message is kept for them; the bot says nothing, except to tell a
         citizen who is waiting their place."""
         sender = message.sender_id
-        citizen = await _off_loop(self.transcript.record, sender, Speaker.CITIZEN, message.text)
+        citizen = await off_loop(self.transcript.record, sender, Speaker.CITIZEN, message.text)
         seqs = [citizen.seq]
-        await _off_loop(self.desk.hold, sender, message.text)
-        await _off_loop(self.desk.citizen_wrote, sender)
+        await off_loop(self.desk.hold, sender, message.text)
+        await off_loop(self.desk.citizen_wrote, sender)
         replies: list[Reply] = []
         if conversation.owner is Owner.QUEUE:
-            entry = await _off_loop(self.desk.place, sender)
+            entry = await off_loop(self.desk.place, sender)
             replies = [Reply(HELD if entry is None else notices.place(entry.position, entry.expected_wait_s))]
             for reply in replies:
-                seqs.append((await _off_loop(self.transcript.record, sender, Speaker.SYSTEM, reply.text)).seq)
+                seqs.append((await off_loop(self.transcript.record, sender, Speaker.SYSTEM, reply.text)).seq)
         return TurnResult(replies, None, True, None, conversation.owner, seqs=seqs)
 
     async def _bot_turn(self, message: InboundMessage, conversation: Conversation) -> TurnResult:
         sender, text = message.sender_id, message.text
-        untold_tickets = await _off_loop(self.receipts.untold, sender)
+        untold_tickets = await off_loop(self.receipts.untold, sender)
         for ticket in untold_tickets:
-            await _off_loop(self.receipts.told, sender, ticket.number)
+            await off_loop(self.receipts.told, sender, ticket.number)
         untold = [Reply(ticket.notice()) for ticket in untold_tickets]
 
         if conversation.awaiting is Awaiting.CALLBACK_MESSAGE or text == LEAVE_MESSAGE_PAYLOAD:
@@ -293,9 +291,9 @@ class ConversationCore:
             replies.insert(0, Reply(APOLOGY, buttons=[HUMAN_BUTTON, COMPLAINT_BUTTON]))
         if angry or conversation.offered:
             # The apology offers a person; taking the offer next turn names anger as the reason.
-            await _off_loop(self.desk.offer, sender, message.channel, "angry" if angry else None)
+            await off_loop(self.desk.offer, sender, message.channel, "angry" if angry else None)
         if ticket_id:
-            await _off_loop(self.receipts.told, sender, ticket_id)
+            await off_loop(self.receipts.told, sender, ticket_id)
 
         if handoff:
             reason = str(turn.slots_set.get("handoff_reason") or "requested")
@@ -324,9 +322,9 @@ class ConversationCore:
             said = [r for r in replies if r.text != HANDED_TO_QUEUE]
             closed = Reply(notices.out_of_hours(policy.hours), buttons=[LEAVE_MESSAGE_BUTTON])
             return TurnResult([*said, closed], intent, False, ticket_id, Owner.BOT)
-        await _off_loop(self.desk.request, sender, channel, reason, priority)
+        await off_loop(self.desk.request, sender, channel, reason, priority)
         await self._queue_changed()
-        entry = await _off_loop(self.desk.place, sender)
+        entry = await off_loop(self.desk.place, sender)
         replies = list(replies)
         if entry is not None:
             if entry.expected_wait_s > policy.max_wait_s and priority is Priority.NORMAL:
@@ -344,13 +342,13 @@ class ConversationCore:
 
     async def _record(self, message: InboundMessage, result: TurnResult, outcome: Outcome | None) -> None:
         """The citizen's turn and the replies, into the transcript (and so to any console watching)."""
-        citizen = await _off_loop(self.transcript.record, message.sender_id, Speaker.CITIZEN, message.text)
+        citizen = await off_loop(self.transcript.record, message.sender_id, Speaker.CITIZEN, message.text)
         await self._record_replies(message.sender_id, citizen.seq, result, outcome)
 
     async def _record_replies(self, sender: str, seq: int, result: TurnResult, outcome: Outcome | None) -> None:
         intent = result.intent or {}
         replies = [(reply.text, reply.citations) for reply in result.messages]
-        turns = await _off_loop(
+        turns = await off_loop(
             self.transcript.answered, seq, intent.get("name"), intent.get("confidence"), outcome, replies
         )
         result.seqs += [seq, *(turn.seq for turn in turns)]
@@ -378,7 +376,7 @@ class ConversationCore:
             result = await self._callback_message(message, asked=False, preface=REQUEST_TAKEN_AS_MESSAGE)
             result.reduced_mode = True
             return result
-        answer = await _off_loop(self.reduced_mode.answer, message.text)
+        answer = await off_loop(self.reduced_mode.answer, message.text)
         buttons = [LEAVE_MESSAGE_BUTTON, HUMAN_BUTTON]
         reply = Reply(answer.text, citations=answer.citations, buttons=buttons)
         return TurnResult([reply], None, False, None, Owner.BOT, reduced_mode=True)
@@ -387,17 +385,17 @@ class ConversationCore:
         """留言回电: file the message if it carries a phone number, else ask for one (and wait for it)."""
         sender, channel, text = message.sender_id, message.channel, message.text
         if text in CANCEL_WORDS:
-            await _off_loop(self.desk.set_awaiting, sender, channel, None)
+            await off_loop(self.desk.set_awaiting, sender, channel, None)
             return TurnResult([Reply(CANCELLED)], None, False, None, Owner.BOT)
         receipt = None
         if self.callbacks is not None and text != LEAVE_MESSAGE_PAYLOAD:
-            receipt = await _off_loop(self.callbacks.file, sender, channel, text)
+            receipt = await off_loop(self.callbacks.file, sender, channel, text)
         if receipt is None:
-            await _off_loop(self.desk.set_awaiting, sender, channel, Awaiting.CALLBACK_MESSAGE)
+            await off_loop(self.desk.set_awaiting, sender, channel, Awaiting.CALLBACK_MESSAGE)
             ask = ASK_FOR_PHONE if asked else ASK_FOR_MESSAGE
             return TurnResult([Reply(f"{preface}{ask}")], None, False, None, Owner.BOT)
-        await _off_loop(self.desk.set_awaiting, sender, channel, None)
-        await _off_loop(self.receipts.told, sender, receipt.number)
+        await off_loop(self.desk.set_awaiting, sender, channel, None)
+        await off_loop(self.receipts.told, sender, receipt.number)
         return TurnResult([Reply(f"{preface}{receipt_text(receipt)}")], None, False, receipt.number, Owner.BOT)
 
 
@@ -417,8 +415,3 @@ def _outcome(result: TurnResult) -> Outcome | None:
 def _prepend(replies: list[Reply], result: TurnResult) -> TurnResult:
     result.messages[:0] = replies
     return result
-
-
-async def _off_loop(function: Callable[..., T], *args: Any) -> T:
-    """A blocking store call in a worker thread: the event loop keeps serving other senders meanwhile."""
-    return await asyncio.to_thread(function, *args)

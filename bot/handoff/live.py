@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.auth import Principal
+from bot.background import off_loop
 from bot.channels.base import Channels, Kind, OutboundMessage, channel_label
 from bot.conversation.rasa_client import RasaClient, RasaUnavailable
 from bot.conversation.ratings import RatingStore
@@ -33,7 +34,6 @@ from bot.handoff.workflow import Move, Owner
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 RATING_REQUEST = "请为本次服务打分：1分很不满意，5分非常满意。"
 
@@ -76,7 +76,7 @@ class HandoffService:
     # -- operator actions ----------------------------------------------------------------------------------
 
     async def take(self, conversation_id: str, operator: Principal) -> Conversation:
-        conversation = await _off_loop(self.desk.take, conversation_id, operator)
+        conversation = await off_loop(self.desk.take, conversation_id, operator)
         self._told.pop(conversation_id, None)
         await self._tell(conversation, notices.TAKEN, owner=True)
         await self.queue_changed()
@@ -86,11 +86,11 @@ class HandoffService:
         """The operator's reply, in the transcript and delivered on the citizen's channel. A channel that cannot
         take it now (WeChat outside its 48-hour window, a phone call between turns) leaves a note in the
         transcript, so the console shows that the citizen must be called back instead."""
-        conversation = await _off_loop(self.desk.find, conversation_id)
+        conversation = await off_loop(self.desk.find, conversation_id)
         if conversation.owner is not Owner.OPERATOR:
             raise NotHeld("会话不在人工服务中，请先接入")
-        conversation = await _off_loop(self.desk.operator_replied, conversation_id, operator)
-        turn = await _off_loop(
+        conversation = await off_loop(self.desk.operator_replied, conversation_id, operator)
+        turn = await off_loop(
             lambda: self.transcript.record(conversation_id, Speaker.OPERATOR, text, operator=operator.name)
         )
         message = OutboundMessage(Kind.MESSAGE, text, speaker="operator", seq=turn.seq)
@@ -98,23 +98,23 @@ class HandoffService:
         if not delivered:
             channel = channel_label(conversation.channel)
             note = f"这条回复暂时无法通过{channel}送达市民，请改用电话回访。"
-            await _off_loop(self.transcript.record, conversation_id, Speaker.SYSTEM, note)
+            await off_loop(self.transcript.record, conversation_id, Speaker.SYSTEM, note)
         return OperatorReply(turn, delivered)
 
     async def typing(self, conversation_id: str, operator: Principal) -> None:
-        conversation = await _off_loop(self.desk.find, conversation_id)
+        conversation = await off_loop(self.desk.find, conversation_id)
         if conversation.owner is Owner.OPERATOR and conversation.operator == operator.name:
             await self.channels.deliver(conversation, OutboundMessage(Kind.TYPING, speaker="operator"))
 
     async def release(self, conversation_id: str, operator: Principal) -> Conversation:
-        conversation = await _off_loop(self.desk.release, conversation_id, operator)
+        conversation = await off_loop(self.desk.release, conversation_id, operator)
         await self._tell(conversation, notices.RELEASED, owner=True)
         await self.queue_changed()
         return conversation
 
     async def handback(self, conversation_id: str, operator: Principal) -> Conversation:
-        operator_turns = await _off_loop(self._operator_turns_since_take, conversation_id)
-        conversation = await _off_loop(self.desk.handback, conversation_id, operator)
+        operator_turns = await off_loop(self._operator_turns_since_take, conversation_id)
+        conversation = await off_loop(self.desk.handback, conversation_id, operator)
         if self.rasa is not None and operator_turns:
             turns = [{"text": t.text, "operator": t.operator or ""} for t in operator_turns]
             try:
@@ -127,15 +127,15 @@ class HandoffService:
         return conversation
 
     async def close(self, conversation_id: str, operator: Principal, note: str) -> Conversation:
-        conversation = await _off_loop(self.desk.close, conversation_id, operator, note)
+        conversation = await off_loop(self.desk.close, conversation_id, operator, note)
         await self._tell(conversation, notices.CLOSED, owner=True)
         await self.ask_rating(conversation)
         await self.queue_changed()
         return conversation
 
     async def ask_rating(self, conversation: Conversation) -> None:
-        asked_at = await _off_loop(self.desk.ask_rating, conversation.sender_id)
-        turn = await _off_loop(self.transcript.record, conversation.sender_id, Speaker.SYSTEM, RATING_REQUEST)
+        asked_at = await off_loop(self.desk.ask_rating, conversation.sender_id)
+        turn = await off_loop(self.transcript.record, conversation.sender_id, Speaker.SYSTEM, RATING_REQUEST)
         request = OutboundMessage(
             Kind.RATING_REQUEST,
             RATING_REQUEST,
@@ -149,7 +149,7 @@ class HandoffService:
     async def queue_changed(self) -> list[QueueEntry]:
         """Tell every waiting citizen whose place or expected wait changed, and every console the queue as it is
         now (one query for all of them; the desk's owner events say what moved)."""
-        entries = await _off_loop(self.desk.queue)
+        entries = await off_loop(self.desk.queue)
         self.hub.publish(QUEUE_TOPIC, {"type": "queue", "entries": [entry.json() for entry in entries]})
         waiting = {entry.conversation_id for entry in entries}
         for gone in set(self._told) - waiting:
@@ -159,7 +159,7 @@ class HandoffService:
             if self._told.get(entry.conversation_id) == told:
                 continue
             self._told[entry.conversation_id] = told
-            conversation = await _off_loop(self.desk.find, entry.conversation_id)
+            conversation = await off_loop(self.desk.find, entry.conversation_id)
             text = notices.place(entry.position, entry.expected_wait_s)
             data = {"position": entry.position, "expected_wait_s": entry.expected_wait_s}
             await self.channels.deliver(conversation, OutboundMessage(Kind.PLACE, text, data=data))
@@ -167,9 +167,9 @@ class HandoffService:
 
     async def sweep(self) -> list[Timeout]:
         """Apply the timeouts and tell the citizens concerned."""
-        done = await _off_loop(self.desk.sweep)
+        done = await off_loop(self.desk.sweep)
         for timeout in done:
-            conversation = await _off_loop(self.desk.find, timeout.sender_id)
+            conversation = await off_loop(self.desk.find, timeout.sender_id)
             if timeout.move is Move.TIMEOUT:
                 await self._tell(conversation, notices.RELEASED, owner=True)
             else:
@@ -182,9 +182,9 @@ class HandoffService:
         """满意度: ask once when an answered conversation has gone quiet; returns the conversations asked."""
         if self.ratings is None or self.rating_after_quiet_s is None:
             return []
-        due = await _off_loop(self.ratings.quiet_answered, self.rating_after_quiet_s)
+        due = await off_loop(self.ratings.quiet_answered, self.rating_after_quiet_s)
         for conversation_id in due:
-            await self.ask_rating(await _off_loop(self.desk.find, conversation_id))
+            await self.ask_rating(await off_loop(self.desk.find, conversation_id))
         return due
 
     @asynccontextmanager
@@ -227,7 +227,7 @@ class HandoffService:
     # -- internals ---------------------------------------------------------------------------------------
 
     async def _tell(self, conversation: Conversation, text: str, *, owner: bool = False) -> None:
-        turn = await _off_loop(self.transcript.record, conversation.sender_id, Speaker.SYSTEM, text)
+        turn = await off_loop(self.transcript.record, conversation.sender_id, Speaker.SYSTEM, text)
         data: dict[str, Any] = {"owner": str(conversation.owner)} if owner else {}
         kind = Kind.OWNER if owner else Kind.MESSAGE
         await self.channels.deliver(conversation, OutboundMessage(kind, text, seq=turn.seq, data=data))
@@ -247,7 +247,3 @@ def _owner_json(conversation: Conversation) -> dict[str, Any]:
         "operator": conversation.operator,
         "priority": str(conversation.priority),
     }
-
-
-async def _off_loop(function: Callable[..., T], *args: Any) -> T:
-    return await asyncio.to_thread(function, *args)

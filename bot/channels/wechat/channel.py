@@ -14,12 +14,13 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.background import off_loop
 from bot.channels.base import Kind, OutboundMessage
 from bot.channels.wechat import render
 from bot.channels.wechat.api import CustomerServiceApi, WeChatApiError
@@ -34,7 +35,6 @@ from bot.handoff.desk import Conversation
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 CHANNEL = "wechat"
 GREETING = (
@@ -117,7 +117,7 @@ class WeChatChannel:
         conversation_id = channel_id(CHANNEL, incoming.openid, self._key)
         try:
             if incoming.kind == "unsubscribe":
-                await _off_loop(self.contacts.shut, conversation_id)
+                await off_loop(self.contacts.shut, conversation_id)
                 return None
             if incoming.kind == "event":
                 return None  # location reports, menu links, scans: nothing to answer
@@ -130,7 +130,7 @@ class WeChatChannel:
 
     async def _answer_once(self, incoming: Incoming, conversation_id: str, deadline: float) -> str | None:
         key = incoming.dedup_key(conversation_id)
-        seen = await _off_loop(self.ledger.claim, key, conversation_id)
+        seen = await off_loop(self.ledger.claim, key, conversation_id)
         if seen is not None:
             return await self._retry(key, seen)
         task = self._keep(self._turn(incoming, conversation_id))
@@ -139,20 +139,20 @@ class WeChatChannel:
             parts = await asyncio.wait_for(asyncio.shield(task), max(remaining, 0))
         except TimeoutError:
             parts = None
-        if parts and await _off_loop(self.ledger.move, key, State.PASSIVE, parts):
+        if parts and await off_loop(self.ledger.move, key, State.PASSIVE, parts):
             if len(parts) > 1:  # a long answer: the rest follows through the API at once
                 self._keep(self._send_rest(conversation_id, parts[1:]))
             return parts[0]
-        await _off_loop(self.ledger.move, key, State.PUSH)  # False if a retry moved it there already
+        await off_loop(self.ledger.move, key, State.PUSH)  # False if a retry moved it there already
         self._keep(self._push(task, key, conversation_id))
         return None
 
     async def _retry(self, key: str, seen: Seen) -> str | None:
         """WeChat sent the message again: it gave up on the request before, whose reply is lost."""
         if seen.state is State.RUNNING:
-            if await _off_loop(self.ledger.move, key, State.PUSH):
+            if await off_loop(self.ledger.move, key, State.PUSH):
                 return None  # the turn's answer will go through the API
-            seen = await _off_loop(self.ledger.seen, key)
+            seen = await off_loop(self.ledger.seen, key)
         if seen.state is State.PASSIVE and seen.parts:
             return seen.parts[0]  # answered already, but the reply never arrived: the same answer again
         return None
@@ -160,7 +160,7 @@ class WeChatChannel:
     async def _turn(self, incoming: Incoming, conversation_id: str) -> list[str]:
         """The message through the core (or the adapter's own words for what is not a question): the parts."""
         try:
-            options = await _off_loop(
+            options = await off_loop(
                 lambda: self.contacts.wrote(
                     conversation_id, incoming.openid, message=incoming.kind not in ("subscribe", "click")
                 )
@@ -171,7 +171,7 @@ class WeChatChannel:
             score = render.rating_score(text, options)
             if score is not None:
                 try:
-                    await _off_loop(self.ratings.rate, conversation_id, score)
+                    await off_loop(self.ratings.rate, conversation_id, score)
                     return [RATED]
                 except RatingRefused:
                     pass  # no rating asked for any more: the digit is just text
@@ -179,7 +179,7 @@ class WeChatChannel:
             result = await self.core.handle(InboundMessage(conversation_id, text, channel=CHANNEL))
             rendered = render.render(result.messages)
             if rendered.options is not None:  # `wrote` forgot the last ones already
-                await _off_loop(self.contacts.offer, conversation_id, rendered.options)
+                await off_loop(self.contacts.offer, conversation_id, rendered.options)
             return rendered.parts  # none while a person has the conversation: the bot says nothing
         except Exception:  # a webhook that fails makes WeChat tell the citizen the account is out of service
             logger.exception("a WeChat turn failed")
@@ -207,7 +207,7 @@ class WeChatChannel:
         try:
             parts = await turn
             sent = await self._send(conversation_id, parts)
-            await _off_loop(self.ledger.move, key, State.PUSHED if sent else State.FAILED, parts)
+            await off_loop(self.ledger.move, key, State.PUSHED if sent else State.FAILED, parts)
         except Exception:  # a background task: nobody else would see it
             logger.exception("a WeChat answer could not be pushed")
 
@@ -231,7 +231,7 @@ class WeChatChannel:
     async def _deliver(self, conversation: Conversation, message: OutboundMessage) -> bool:
         cid = conversation.sender_id
         if message.kind is Kind.TYPING:
-            openid = await _off_loop(self.contacts.openid_if_reachable, cid)
+            openid = await off_loop(self.contacts.openid_if_reachable, cid)
             return openid is not None and await self._attempt(cid, functools.partial(self.api.typing, openid))
         if message.kind is Kind.PLACE:
             # Each message costs one of the five the window allows: the place was told in the citizen's turn.
@@ -244,22 +244,22 @@ class WeChatChannel:
             rendered = render.render([Reply(message.text)])
         sent = await self._send(cid, rendered.parts)
         if sent and rendered.options is not None:
-            await _off_loop(self.contacts.offer, cid, rendered.options)
+            await off_loop(self.contacts.offer, cid, rendered.options)
         return sent
 
     async def reachable(self, conversation: Conversation) -> bool:
         """Whether a message can reach the citizen on WeChat now: the console says so when it cannot."""
-        return await _off_loop(self.contacts.reachable, conversation.sender_id)
+        return await off_loop(self.contacts.reachable, conversation.sender_id)
 
     async def _send(self, conversation_id: str, parts: list[str]) -> bool:
         """The parts in order, each taking one message of the window's quota; False if any did not go out."""
         for part in parts:
-            openid = await _off_loop(self.contacts.spend, conversation_id)
+            openid = await off_loop(self.contacts.spend, conversation_id)
             if openid is None:
                 logger.warning("a WeChat message not sent: the citizen is out of the customer-service window")
                 return False
             if not await self._attempt(conversation_id, functools.partial(self.api.send_text, openid, part)):
-                await _off_loop(self.contacts.refund, conversation_id)
+                await off_loop(self.contacts.refund, conversation_id)
                 return False
         return True
 
@@ -271,7 +271,7 @@ class WeChatChannel:
             except WeChatApiError as exc:
                 if exc.unreachable:
                     logger.warning("WeChat refused a message: errcode %s (the window is shut)", exc.errcode)
-                    await _off_loop(self.contacts.shut, conversation_id)
+                    await off_loop(self.contacts.shut, conversation_id)
                     return False
                 logger.warning("WeChat API errcode %s (attempt %d)", exc.errcode, attempt + 1)
             except (httpx.HTTPError, TimeoutError) as exc:
@@ -285,7 +285,3 @@ class WeChatChannel:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-
-async def _off_loop(function: Callable[..., T], *args: Any) -> T:
-    return await asyncio.to_thread(function, *args)
